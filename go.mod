@@ -1,0 +1,18 @@
+module github.com/seed-a2a44e50/ngwaf-helloworld
+
+go 1.26.0
+
+tool github.com/tinylib/msgp
+
+require (
+	github.com/corazawaf/libinjection-go v0.3.5 // indirect
+	github.com/philhofer/fwd v1.2.0 // indirect
+	github.com/prometheus/client_golang v1.25.0 // indirect
+	github.com/stretchr/testify v1.12.1 // indirect
+	github.com/tinylib/msgp v1.6.5 // indirect
+	go.uber.org/goleak v1.3.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.6 // indirect
+	golang.org/x/mod v0.18.0 // indirect
+	golang.org/x/sync v0.25.0 // indirect
+	golang.org/x/tools v0.22.0 // indirect
+)
