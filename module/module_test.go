@@ -506,10 +506,16 @@ func TestTheAgentFailingMakesTheModuleFailOpen(t *testing.T) {
 			a.setRaw(func(c net.Conn) { c.Read(make([]byte, 64)); c.Write([]byte{0xc1, 0xc1, 0xc1}) })
 		}},
 		{"the agent answers a truncated frame", func(a *testAgent) {
-			a.setRaw(func(c net.Conn) { c.Read(make([]byte, 64)); c.Write([]byte{0x94, 0x01, 0x01, 0xc0, 0xdb, 0, 0, 0, 9, 'a'}) })
+			a.setRaw(func(c net.Conn) {
+				c.Read(make([]byte, 64))
+				c.Write([]byte{0x94, 0x01, 0x01, 0xc0, 0xdb, 0, 0, 0, 9, 'a'})
+			})
 		}},
 		{"the agent answers with the wrong sequence number", func(a *testAgent) {
-			a.setRaw(func(c net.Conn) { c.Read(make([]byte, 64)); c.Write([]byte{0x94, 0x01, 0x7f, 0xc0, 0x81, 0xab, 'W', 'A', 'F', 'R', 'e', 's', 'p', 'o', 'n', 's', 'e', 0xcd, 0x01, 0x96}) })
+			a.setRaw(func(c net.Conn) {
+				c.Read(make([]byte, 64))
+				c.Write([]byte{0x94, 0x01, 0x7f, 0xc0, 0x81, 0xab, 'W', 'A', 'F', 'R', 'e', 's', 'p', 'o', 'n', 's', 'e', 0xcd, 0x01, 0x96})
+			})
 		}},
 	}
 	for _, tc := range cases {
