@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// syncBuffer collects output written from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// app is a helloworld started in-process by run.
+type app struct {
+	url    string
+	cancel context.CancelFunc
+	done   chan int
+	stderr *syncBuffer
+}
+
+// startApp runs helloworld with args on a free loopback port and waits for
+// its "listening" line.
+func startApp(t *testing.T, args ...string) *app {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	a := &app{cancel: cancel, done: make(chan int, 1), stderr: &syncBuffer{}}
+	argv := append([]string{"helloworld"}, args...)
+	go func() {
+		code := run(ctx, argv, pw, a.stderr)
+		pw.Close()
+		a.done <- code
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	require.NoError(t, err, "helloworld did not start: %s", a.stderr.String())
+	go io.Copy(io.Discard, pr)
+	_, rest, ok := strings.Cut(line, "listening on ")
+	require.True(t, ok, line)
+	a.url, _, _ = strings.Cut(rest, " ")
+	t.Cleanup(func() { a.stop(t) })
+	return a
+}
+
+// stop cancels run's context, as SIGTERM does, and returns its exit code.
+func (a *app) stop(t *testing.T) int {
+	a.cancel()
+	code := <-a.done
+	a.done <- code // stop is idempotent
+	return code
+}
+
+func (a *app) get(t *testing.T, path string, header http.Header) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, a.url+path, nil)
+	require.NoError(t, err)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+func TestWithoutAnAgentEveryRouteAnswers(t *testing.T) {
+	a := startApp(t, "127.0.0.1:0")
+	code, body := a.get(t, "/", nil)
+	assert.Equal(t, 200, code)
+	assert.Equal(t, "Hello, world!\n", body)
+
+	code, body = a.get(t, "/healthz", nil)
+	assert.Equal(t, 200, code)
+	assert.Equal(t, "ok\n", body)
+
+	code, _ = a.get(t, "/nope", nil)
+	assert.Equal(t, 404, code)
+
+	assert.Equal(t, 0, a.stop(t), "a cancelled context is a clean shutdown")
+}
+
+func TestHelloCountsThePostedBody(t *testing.T) {
+	a := startApp(t, "127.0.0.1:0")
+	resp, err := http.Post(a.url+"/", "application/json", strings.NewReader(`{"a":1}`))
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, "Hello, world! (POST, 7 body bytes)\n", string(b))
+}
+
+func TestHeadersShowsOnlyWhatTheModuleSet(t *testing.T) {
+	dir := t.TempDir()
+	// The agent is down: the module fails open, and the spoofed header is
+	// still removed.
+	a := startApp(t, "127.0.0.1:0", filepath.Join(dir, "missing.sock"))
+	code, body := a.get(t, "/headers", http.Header{"X-Sigsci-Tags": {"forged"}})
+	require.Equal(t, 200, code)
+	var got map[string]string
+	require.NoError(t, json.Unmarshal([]byte(body), &got))
+	assert.Empty(t, got)
+
+	code, body = a.get(t, "/", nil)
+	assert.Equal(t, 200, code, "an unreachable agent fails open")
+	assert.Equal(t, "Hello, world!\n", body)
+}
+
+func TestBadCommandLinesExitWithUsageErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"an unknown flag", []string{"-nope"}, "flag provided but not defined: -nope"},
+		{"a negative timeout", []string{"-timeout", "-1s"}, "-timeout -1s: must be positive"},
+		{"a bad duration", []string{"-drain-timeout", "soon"}, "invalid value \"soon\" for flag -drain-timeout"},
+		{"a bad log level", []string{"-log-level", "loud"}, "-log-level \"loud\""},
+		{"zero connections", []string{"-max-conns", "0"}, "-max-conns 0"},
+		{"a listen address without a port", []string{"localhost"}, "listen address \"localhost\""},
+		{"a port out of range", []string{"localhost:70000"}, "port \"70000\""},
+		{"an agent address that is neither", []string{"localhost:8000", "agent"}, "agent address \"agent\""},
+		{"an empty unix path", []string{"localhost:8000", "unix:"}, "empty socket path"},
+		{"three arguments", []string{"a:1", "b:2", "c:3"}, "too many arguments"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name+" is refused", func(t *testing.T) {
+			var stderr syncBuffer
+			code := run(context.Background(), append([]string{"helloworld"}, tc.args...), io.Discard, &stderr)
+			assert.Equal(t, exitUsage, code)
+			assert.Contains(t, stderr.String(), tc.want)
+		})
+	}
+}
+
+func TestAgentAddressForms(t *testing.T) {
+	cases := []struct{ in, network, address string }{
+		{"/sigsci/tmp/sigsci.sock", "unix", "/sigsci/tmp/sigsci.sock"},
+		{"unix:/tmp/a.sock", "unix", "/tmp/a.sock"},
+		{"./rel/a.sock", "unix", "./rel/a.sock"},
+		{"localhost:9999", "tcp", "localhost:9999"},
+		{"tcp:127.0.0.1:9999", "tcp", "127.0.0.1:9999"},
+		{"[::1]:9999", "tcp", "[::1]:9999"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.in+" is "+tc.network, func(t *testing.T) {
+			network, address, err := ParseAgentAddress(tc.in)
+			require.NoError(t, err)
+			assert.Equal(t, tc.network, network)
+			assert.Equal(t, tc.address, address)
+		})
+	}
+}
+
+func TestProbe(t *testing.T) {
+	a := startApp(t, "127.0.0.1:0")
+	addr := strings.TrimPrefix(a.url, "http://")
+	var out, errOut syncBuffer
+	assert.Equal(t, exitOK, run(context.Background(), []string{"helloworld", "probe", addr}, &out, &errOut), errOut.String())
+	assert.Contains(t, out.String(), "ok")
+
+	a.stop(t)
+	errOut = syncBuffer{}
+	assert.Equal(t, exitError, run(context.Background(), []string{"helloworld", "probe", addr}, io.Discard, &errOut))
+	assert.Contains(t, errOut.String(), "helloworld probe:")
+
+	assert.Equal(t, exitUsage, run(context.Background(), []string{"helloworld", "probe", "nonsense"}, io.Discard, io.Discard))
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	var out syncBuffer
+	assert.Equal(t, exitOK, run(context.Background(), []string{"helloworld", "-version"}, &out, io.Discard))
+	assert.Equal(t, "helloworld dev\n", out.String())
+	var errOut syncBuffer
+	assert.Equal(t, exitOK, run(context.Background(), []string{"helloworld", "-h"}, io.Discard, &errOut))
+	assert.Contains(t, errOut.String(), "usage: helloworld")
+}
+
+func TestAListenFailureIsAnError(t *testing.T) {
+	a := startApp(t, "127.0.0.1:0")
+	var errOut syncBuffer
+	code := run(context.Background(), []string{"helloworld", strings.TrimPrefix(a.url, "http://")}, io.Discard, &errOut)
+	assert.Equal(t, exitError, code)
+	assert.Contains(t, errOut.String(), "address already in use")
+}
+
