@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -152,7 +153,9 @@ func (a *testAgent) hang(*RPCMsgIn) (RPCMsgOut, error) {
 // module returns a module for this agent around h.
 func (a *testAgent) module(t testing.TB, h http.Handler, opts ...ModuleConfigOption) *Module {
 	t.Helper()
-	all := append([]ModuleConfigOption{Socket(a.network, a.addr), Logger(discardLogger())}, opts...)
+	// A long timeout unless a test sets its own: a loaded CI machine must
+	// not turn a slow call into a fail-open the test did not ask for.
+	all := append([]ModuleConfigOption{Socket(a.network, a.addr), Logger(discardLogger()), Timeout(10 * time.Second)}, opts...)
 	m, err := NewModule(h, all...)
 	require.NoError(t, err)
 	t.Cleanup(func() { m.Close() })
