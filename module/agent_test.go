@@ -51,10 +51,10 @@ func startAgent(t testing.TB, network string) *testAgent {
 		network: network,
 		conns:   map[net.Conn]bool{},
 		decide:  allow,
-		inits:   make(chan *RPCMsgIn, 16),
+		inits:   make(chan *RPCMsgIn, 1024),
 		pres:    make(chan *RPCMsgIn, 4096),
-		posts:   make(chan *RPCMsgIn, 64),
-		updates: make(chan *RPCMsgIn2, 64),
+		posts:   make(chan *RPCMsgIn, 1024),
+		updates: make(chan *RPCMsgIn2, 1024),
 		release: make(chan struct{}),
 	}
 	if network == "unix" {
