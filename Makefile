@@ -19,15 +19,18 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
 ## test: everything CI runs.
-test: test-unit
+test: test-unit test-deploy
+
+test-deploy:
+	cd deploy && $(GO) vet ./... && $(GO) test ./...
 
 test-unit:
 	$(GO) vet ./...
 	$(GO) test -race ./...
 
 ## demo: the app and the fake agent on a temporary Unix socket (no Docker).
-demo:
-	$(GO) run ./cmd/helloworld
+demo: build
+	$(BIN)/demo -bin $(BIN)
 
 generate:
 	$(GO) generate ./...

@@ -268,3 +268,21 @@ func TestNetRPCRoundTripThroughBothCodecs(t *testing.T) {
 	err = client.Call("RPC.Nope", &RPCMsgIn{}, &out)
 	assert.ErrorContains(t, err, "can't find method")
 }
+
+func TestSmallFramesAfterALargeOneOnTheSameConnection(t *testing.T) {
+	big := fixarr(4, fixint(0), fixint(2), fixstr("RPC.PreRequest"),
+		fixarr(1, fixmap(1, fixstr("PostBody"), append([]byte{0xdb, 0, 1, 0x86, 0xa0}, bytes.Repeat([]byte{'x'}, 100000)...))))
+	small := func(seq int) []byte {
+		return fixarr(4, fixint(0), fixint(seq), fixstr("RPC.PreRequest"), fixarr(1, fixmap(1, fixstr("URI"), fixstr("/"))))
+	}
+	stream := bytes.Join([][]byte{small(1), big, small(3), small(4)}, nil)
+	codec := NewServerCodec(newRW(stream))
+	for i, wantLen := range []int{0, 100000, 0, 0} {
+		var req rpc.Request
+		require.NoError(t, codec.ReadRequestHeader(&req), "frame %d", i)
+		assert.Equal(t, uint64(i+1), req.Seq)
+		var in RPCMsgIn
+		require.NoError(t, codec.ReadRequestBody(&in), "frame %d", i)
+		assert.Len(t, in.PostBody, wantLen)
+	}
+}

@@ -78,11 +78,13 @@ func (f *frameReader) next() ([]byte, error) {
 			return nil, fmt.Errorf("wire: reading frame: %w", err)
 		}
 	}
-	// Don't let one huge (but allowed) frame pin its buffer forever.
-	if cap(f.buf.b) > 64<<10 && len(f.buf.b) < 4<<10 {
+	frame := f.buf.b
+	// Don't let one huge (but allowed) frame pin its buffer forever: a
+	// small frame after it gets its own buffer next time.
+	if cap(frame) > 64<<10 && len(frame) < 4<<10 {
 		f.buf.b = nil
 	}
-	return f.buf.b, nil
+	return frame, nil
 }
 
 // limitedBuffer is an io.Writer that appends into b and fails with
