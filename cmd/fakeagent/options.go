@@ -1,0 +1,361 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/seed-a2a44e50/ngwaf-helloworld/fakeagent"
+	"github.com/seed-a2a44e50/ngwaf-helloworld/fakeagent/detect"
+	"github.com/seed-a2a44e50/ngwaf-helloworld/module/wire"
+)
+
+// envName is the SIGSCI_* environment variable of an option, as the real
+// agent names them: upper case, dashes to underscores.
+func envName(option string) string {
+	return "SIGSCI_" + strings.ToUpper(strings.ReplaceAll(option, "-", "_"))
+}
+
+// options are the command line of the agent (and of the probe subcommand,
+// which uses a subset).
+type options struct {
+	rpcAddress           addressValue
+	sharedCacheDir       string
+	accessKeyID          string
+	secretAccessKey      string
+	requireCredentials   bool
+	agentMode            modeValue
+	startupProbeListener hostPortValue
+	startupProbeFilepath string
+	adminAddress         hostPortValue
+	maxProcs             maxProcsValue
+	debugLogWebInputs    bool
+
+	rulesFile      string
+	latency        durationValue
+	latencyJitter  durationValue
+	errorRate      rateValue
+	dropRate       rateValue
+	hangRate       rateValue
+	faultMethods   methodsValue
+	seed           uint64
+	updateExpiry   durationValue
+	recentRequests intValue
+	maxPending     intValue
+	startupDelay   durationValue
+	maxConnections intValue
+	maxMessageSize intValue
+	idleTimeout    durationValue
+	socketMode     socketModeValue
+	shutdownTime   durationValue
+	logLevel       slog.Level
+
+	version bool
+}
+
+// noEnv lists the flags that have no SIGSCI_* variable.
+var noEnv = map[string]bool{"version": true, "timeout": true}
+
+func defaultOptions() *options {
+	return &options{
+		rpcAddress:     addressValue(fakeagent.DefaultAddress),
+		sharedCacheDir: fakeagent.DefaultSharedCacheDir,
+		agentMode:      modeValue(detect.ModeBlocking),
+		maxProcs:       maxProcsValue{text: "100%"},
+		updateExpiry:   durationValue{d: fakeagent.DefaultUpdateExpiry, positive: true},
+		recentRequests: intValue{n: fakeagent.DefaultRecentRequests, min: 1},
+		maxPending:     intValue{n: fakeagent.DefaultMaxPending, min: 1},
+		maxConnections: intValue{n: fakeagent.DefaultMaxConnections, min: 0},
+		maxMessageSize: intValue{n: wire.DefaultMaxMessageSize, min: 64},
+		idleTimeout:    durationValue{d: fakeagent.DefaultIdleTimeout},
+		socketMode:     socketModeValue(fakeagent.DefaultSocketMode),
+		shutdownTime:   durationValue{d: fakeagent.DefaultShutdownTimeout, positive: true},
+		logLevel:       slog.LevelInfo,
+	}
+}
+
+// agentFlags defines the agent's flags on fs.
+func (o *options) agentFlags(fs *flag.FlagSet) {
+	// The real agent's options.
+	fs.Var(&o.rpcAddress, "rpc-address", "`address` to serve RPC on: /path/to.sock, unix:/path, host:port or tcp:host:port")
+	fs.StringVar(&o.sharedCacheDir, "shared-cache-dir", o.sharedCacheDir, "`directory` for rules.json (at start) and state.json (at shutdown); empty: none")
+	fs.StringVar(&o.accessKeyID, "accesskeyid", "", "agent access key ID (never logged; the fake agent does not use it)")
+	fs.StringVar(&o.secretAccessKey, "secretaccesskey", "", "agent secret access key (never logged; the fake agent does not use it)")
+	fs.Var(&o.startupProbeListener, "startup-probe-listener", "`address` (host:port, e.g. :2024) serving GET /startup: 503 until the rules are loaded, then 200; empty: off")
+	fs.StringVar(&o.startupProbeFilepath, "startup-probe-filepath", "", "`file` created once the rules are loaded, removed at shutdown; empty: off")
+	fs.Var(&o.maxProcs, "max-procs", "`CPUs` to use: a number, or a percentage of the machine's CPUs (sets GOMAXPROCS)")
+	fs.BoolVar(&o.debugLogWebInputs, "debug-log-web-inputs", false, "log every RPC call with its request line and decision")
+	// Options of this project's agent double.
+	fs.BoolVar(&o.requireCredentials, "require-credentials", false, "refuse to start without accesskeyid and secretaccesskey, as the real agent does")
+	fs.Var(&o.agentMode, "agent-mode", "`mode`: blocking, not-blocking (tag only) or off (no inspection)")
+	fs.Var(&o.adminAddress, "admin-address", "`address` (host:port, bound exactly as given) serving /metrics, /requests, /healthz, /startup; empty: off")
+	// Test-double-only options.
+	fs.StringVar(&o.rulesFile, "fake-rules-file", "", "custom rules `file` (YAML or JSON); empty: built-in inspection only")
+	fs.Var(&o.latency, "fake-latency", "`duration` of latency added to every call")
+	fs.Var(&o.latencyJitter, "fake-latency-jitter", "random extra latency, uniform in [0, `duration`)")
+	fs.Var(&o.errorRate, "fake-error-rate", "`fraction` (0 to 1) of calls answered with an RPC error")
+	fs.Var(&o.dropRate, "fake-drop-rate", "`fraction` (0 to 1) of calls whose connection is closed without a reply")
+	fs.Var(&o.hangRate, "fake-hang-rate", "`fraction` (0 to 1) of calls never answered (until the module gives up)")
+	fs.Var(&o.faultMethods, "fake-fault-methods", "comma-separated `methods` the faults apply to (e.g. PreRequest); empty: all")
+	fs.Uint64Var(&o.seed, "fake-seed", 0, "`seed` for the fault injection's random numbers; 0: random")
+	fs.Var(&o.updateExpiry, "fake-update-expiry", "`duration` a RequestID waits for its UpdateRequest")
+	fs.Var(&o.recentRequests, "fake-recent-requests", "`number` of requests to keep for /requests")
+	fs.Var(&o.maxPending, "fake-max-pending", "`number` of RequestIDs that may wait for UpdateRequest; the oldest is dropped beyond")
+	fs.Var(&o.startupDelay, "fake-startup-delay", "`duration` before the rules count as loaded (to demonstrate the startup probe)")
+	fs.Var(&o.maxConnections, "fake-max-connections", "`number` of module connections that may be open; 0: no limit")
+	fs.Var(&o.maxMessageSize, "fake-max-message-size", "largest request frame, in `bytes`")
+	fs.Var(&o.idleTimeout, "fake-idle-timeout", "close a connection on which no complete request arrived for this `duration`; 0: never")
+	fs.Var(&o.socketMode, "fake-socket-mode", "`permissions` of the Unix socket, in octal")
+	fs.Var(&o.shutdownTime, "fake-shutdown-timeout", "`duration` shutdown waits for calls in flight")
+	fs.TextVar(&o.logLevel, "fake-log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+}
+
+// parse parses args, then fills the options not given as flags from the
+// SIGSCI_* environment: a flag wins over its variable, and an empty
+// variable counts as unset.
+func parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	fs.SetOutput(io.Discard) // errors are reported by the caller, on one line
+	fs.Usage = func() {}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (every option is a flag: -name value)", fs.Arg(0))
+	}
+	set := make(map[string]bool)
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if err != nil || set[f.Name] || noEnv[f.Name] {
+			return
+		}
+		env := envName(f.Name)
+		v := getenv(env)
+		if v == "" {
+			return
+		}
+		if e := fs.Set(f.Name, v); e != nil {
+			err = fmt.Errorf("invalid value %q for %s (environment, option -%s): %v", v, env, f.Name, e)
+		}
+	})
+	return err
+}
+
+// config turns the options into the library's configuration, after the
+// checks that involve several options.
+func (o *options) config() (fakeagent.Config, error) {
+	if o.requireCredentials && (o.accessKeyID == "" || o.secretAccessKey == "") {
+		return fakeagent.Config{}, errors.New("require-credentials is set but accesskeyid and secretaccesskey " +
+			"(SIGSCI_ACCESSKEYID, SIGSCI_SECRETACCESSKEY) are not both set; the real agent refuses to start too")
+	}
+	if sum := o.errorRate.v + o.dropRate.v + o.hangRate.v; sum > 1+1e-9 {
+		return fakeagent.Config{}, fmt.Errorf("fake-error-rate + fake-drop-rate + fake-hang-rate = %v, more than 1", sum)
+	}
+	if o.rulesFile != "" {
+		// Checked here to report it as a bad option; New loads it again.
+		if _, err := detect.LoadRules(o.rulesFile); err != nil {
+			return fakeagent.Config{}, fmt.Errorf("fake-rules-file %s: %v", o.rulesFile, err)
+		}
+	}
+	network, address, _ := fakeagent.ParseAddress(string(o.rpcAddress)) // validated by Set
+	cfg := fakeagent.Config{
+		Network:              network,
+		Address:              address,
+		SocketMode:           os.FileMode(o.socketMode),
+		Mode:                 detect.Mode(o.agentMode),
+		RulesFile:            o.rulesFile,
+		SharedCacheDir:       o.sharedCacheDir,
+		AccessKeyID:          fakeagent.Secret(o.accessKeyID),
+		SecretAccessKey:      fakeagent.Secret(o.secretAccessKey),
+		RequireCredentials:   o.requireCredentials,
+		StartupProbeListener: string(o.startupProbeListener),
+		StartupProbeFilepath: o.startupProbeFilepath,
+		StartupDelay:         o.startupDelay.d,
+		AdminAddress:         string(o.adminAddress),
+		DebugLogWebInputs:    o.debugLogWebInputs,
+		Faults: fakeagent.Faults{
+			Latency:       o.latency.d,
+			LatencyJitter: o.latencyJitter.d,
+			ErrorRate:     o.errorRate.v,
+			DropRate:      o.dropRate.v,
+			HangRate:      o.hangRate.v,
+			Methods:       o.faultMethods,
+		},
+		Seed:            o.seed,
+		UpdateExpiry:    o.updateExpiry.d,
+		RecentRequests:  o.recentRequests.n,
+		MaxPending:      o.maxPending.n,
+		MaxConnections:  o.maxConnections.n,
+		MaxMessageSize:  o.maxMessageSize.n,
+		IdleTimeout:     o.idleTimeout.d,
+		ShutdownTimeout: o.shutdownTime.d,
+	}
+	// The library's "no limit" is negative; the flags' is 0.
+	if cfg.MaxConnections == 0 {
+		cfg.MaxConnections = -1
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = -1
+	}
+	return cfg, nil
+}
+
+// addressValue is an agent address, checked with fakeagent.ParseAddress.
+type addressValue string
+
+func (a *addressValue) String() string { return string(*a) }
+func (a *addressValue) Set(s string) error {
+	if _, _, err := fakeagent.ParseAddress(s); err != nil {
+		return err
+	}
+	*a = addressValue(s)
+	return nil
+}
+
+// hostPortValue is an optional TCP listen address.
+type hostPortValue string
+
+func (h *hostPortValue) String() string { return string(*h) }
+func (h *hostPortValue) Set(s string) error {
+	if s != "" {
+		network, _, err := fakeagent.ParseAddress(s)
+		if err != nil || network != "tcp" || strings.HasPrefix(s, "tcp:") {
+			return fmt.Errorf("want host:port, such as :2024 or 127.0.0.1:9090")
+		}
+	}
+	*h = hostPortValue(s)
+	return nil
+}
+
+// modeValue is an inspection mode.
+type modeValue detect.Mode
+
+func (m *modeValue) String() string { return string(*m) }
+func (m *modeValue) Set(s string) error {
+	mode, err := detect.ParseMode(s)
+	if err != nil {
+		return err
+	}
+	*m = modeValue(mode)
+	return nil
+}
+
+// durationValue is a non-negative (or, if positive, a positive) duration.
+type durationValue struct {
+	d        time.Duration
+	positive bool
+}
+
+func (d *durationValue) String() string { return d.d.String() }
+func (d *durationValue) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		return errors.New("want a duration such as 250ms, 10s or 5m")
+	case v < 0:
+		return errors.New("must not be negative")
+	case v == 0 && d.positive:
+		return errors.New("must be more than 0")
+	}
+	d.d = v
+	return nil
+}
+
+// rateValue is a fraction from 0 to 1.
+type rateValue struct{ v float64 }
+
+func (r *rateValue) String() string { return strconv.FormatFloat(r.v, 'g', -1, 64) }
+func (r *rateValue) Set(s string) error {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || !(v >= 0 && v <= 1) {
+		return errors.New("want a number from 0 to 1")
+	}
+	r.v = v
+	return nil
+}
+
+// intValue is an integer of at least min.
+type intValue struct{ n, min int }
+
+func (i *intValue) String() string { return strconv.Itoa(i.n) }
+func (i *intValue) Set(s string) error {
+	v, err := strconv.Atoi(s)
+	if err != nil || v < i.min {
+		return fmt.Errorf("want an integer of at least %d", i.min)
+	}
+	i.n = v
+	return nil
+}
+
+// socketModeValue is a permission in octal, such as 0660.
+type socketModeValue os.FileMode
+
+func (m *socketModeValue) String() string { return fmt.Sprintf("%#o", os.FileMode(*m).Perm()) }
+func (m *socketModeValue) Set(s string) error {
+	v, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || v == 0 || v > 0o777 {
+		return errors.New("want octal permissions from 0001 to 0777, such as 0660")
+	}
+	*m = socketModeValue(v)
+	return nil
+}
+
+// methodsValue is a comma-separated list of RPC method names.
+type methodsValue []string
+
+func (m *methodsValue) String() string { return strings.Join(*m, ",") }
+func (m *methodsValue) Set(s string) error {
+	var methods []string
+	for name := range strings.SplitSeq(s, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		switch strings.TrimPrefix(name, "RPC.") {
+		case "ModuleInit", "PreRequest", "PostRequest", "UpdateRequest":
+		default:
+			return fmt.Errorf("unknown method %q: want ModuleInit, PreRequest, PostRequest or UpdateRequest", name)
+		}
+		methods = append(methods, name)
+	}
+	*m = methods
+	return nil
+}
+
+// maxProcsValue is a CPU count or a percentage of the machine's CPUs, as
+// the real agent's max-procs takes.
+type maxProcsValue struct {
+	text string
+	n    int  // resolved CPU count
+	set  bool // given explicitly: only then is GOMAXPROCS changed
+}
+
+func (m *maxProcsValue) String() string { return m.text }
+func (m *maxProcsValue) Set(s string) error {
+	bad := errors.New("want a number of CPUs (at least 1) or a percentage such as 50%")
+	var n int
+	if pct, ok := strings.CutSuffix(s, "%"); ok {
+		p, err := strconv.ParseFloat(pct, 64)
+		if err != nil || !(p > 0) || math.IsInf(p, 0) {
+			return bad
+		}
+		n = max(1, int(float64(runtime.NumCPU())*p/100))
+	} else {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 1 {
+			return bad
+		}
+		n = v
+	}
+	m.text, m.n, m.set = s, n, true
+	return nil
+}
