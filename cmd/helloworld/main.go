@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"sort"
@@ -61,6 +62,7 @@ type config struct {
 	debug        bool
 	maxConns     int
 	connPerCall  bool
+	debugAddress string
 }
 
 // run is the whole program; main only supplies the process's context,
@@ -109,6 +111,7 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&cfg.debug, "debug", false, "log every inspection decision (and set -log-level debug)")
 	fs.IntVar(&cfg.maxConns, "max-conns", module.DefaultMaxConns, "pooled agent connections at most")
 	fs.BoolVar(&cfg.connPerCall, "conn-per-call", false, "dial a new agent connection for every call, as upstream modules do")
+	fs.StringVar(&cfg.debugAddress, "debug-address", "", "serve /debug/module (the module's counters as JSON) and /debug/pprof/ here; a bare :port binds localhost only")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args[1:]); err != nil {
 		return nil, err
@@ -130,6 +133,14 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	}
 	if cfg.maxConns < 1 {
 		return nil, fmt.Errorf("-max-conns %d: must be at least 1", cfg.maxConns)
+	}
+	if cfg.debugAddress != "" {
+		if err := checkHostPort(cfg.debugAddress); err != nil {
+			return nil, fmt.Errorf("-debug-address %q: %w", cfg.debugAddress, err)
+		}
+		if strings.HasPrefix(cfg.debugAddress, ":") {
+			cfg.debugAddress = "127.0.0.1" + cfg.debugAddress
+		}
 	}
 	rest := fs.Args()
 	if len(rest) > 2 {
@@ -202,8 +213,21 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, stdout io.Writ
 		return fmt.Errorf("listening on %s: %w", cfg.listen, err)
 	}
 	srv := newServer(app, logger)
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+
+	if cfg.debugAddress != "" {
+		dln, err := net.Listen("tcp", cfg.debugAddress)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listening on -debug-address %s: %w", cfg.debugAddress, err)
+		}
+		dsrv := newServer(debugHandler(mod), logger)
+		dsrv.WriteTimeout = 0 // CPU profiles take as long as asked
+		go func() { errc <- dsrv.Serve(dln) }()
+		defer dsrv.Close()
+		logger.Info("debug listener started", "debug_address", dln.Addr().String())
+	}
 
 	agent := "none (requests are not inspected)"
 	if mod != nil {
@@ -270,6 +294,26 @@ func newHandler(cfg *config, logger *slog.Logger) (http.Handler, *module.Module,
 	}
 	root.Handle("/", mod)
 	return root, mod, nil
+}
+
+// debugHandler serves the module's counters and the Go profiler, for the
+// fault and soak suites and for people chasing a problem.
+func debugHandler(mod *module.Module) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /debug/module", func(w http.ResponseWriter, _ *http.Request) {
+		var stats any = map[string]string{"module": "none"}
+		if mod != nil {
+			stats = mod.Stats()
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(stats)
+	})
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 // hello is the application itself.

@@ -206,3 +206,31 @@ func TestAListenFailureIsAnError(t *testing.T) {
 	assert.Contains(t, errOut.String(), "address already in use")
 }
 
+
+func TestTheDebugListenerShowsModuleCountersAndGoroutines(t *testing.T) {
+	dir := t.TempDir()
+	a := startApp(t, "-debug-address", "127.0.0.1:0", "127.0.0.1:0", filepath.Join(dir, "missing.sock"))
+	// The debug listener's address is logged; find it there.
+	var debugAddr string
+	for _, line := range strings.Split(a.stderr.String(), "\n") {
+		if _, rest, ok := strings.Cut(line, "debug_address="); ok {
+			debugAddr = strings.Fields(rest)[0]
+		}
+	}
+	require.NotEmpty(t, debugAddr, a.stderr.String())
+	a.get(t, "/", nil)
+
+	resp, err := http.Get("http://" + debugAddr + "/debug/module")
+	require.NoError(t, err)
+	var stats struct{ Inspected, FailOpen uint64 }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&stats))
+	resp.Body.Close()
+	assert.Equal(t, uint64(1), stats.Inspected)
+	assert.Equal(t, uint64(1), stats.FailOpen, "the agent is missing")
+
+	resp, err = http.Get("http://" + debugAddr + "/debug/pprof/goroutine?debug=1")
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Contains(t, string(b), "goroutine profile: total")
+}
