@@ -134,3 +134,10 @@ func TestHealthzFailsOnceShuttingDown(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
 	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
 }
+
+func TestABarePortAdminAddressBindsLoopbackOnly(t *testing.T) {
+	s := Start(t, WithAdminAddress(":0"))
+	assert.Regexp(t, `^127\.0\.0\.1:\d+$`, s.AdminAddr(), "request contents must not be exposed by default")
+	code, _ := httpGet(t, "http://"+s.AdminAddr()+"/healthz")
+	assert.Equal(t, http.StatusOK, code)
+}

@@ -20,13 +20,11 @@ const (
 	DefaultAddress = "/sigsci/tmp/sigsci.sock"
 	// DefaultSharedCacheDir is the real agent's shared-cache-dir.
 	DefaultSharedCacheDir = "/sigsci/tmp/cache"
-	// DefaultSocketMode lets a module running as any uid connect. Access is
-	// controlled by the socket's directory instead: in a pod it is an
-	// emptyDir that only the pod's containers mount, and on a host the
-	// deployer picks a directory with the permissions they want. A module
-	// container and the agent container usually run as different users, so
-	// 0660 would need a shared group (fsGroup) to work.
-	DefaultSocketMode os.FileMode = 0o666
+	// DefaultSocketMode lets only the agent's user and group connect: a
+	// module must run as the same user (our pod, compose file and images
+	// all use 65532) or share the group (a pod's fsGroup). Widen it with
+	// SocketMode (-fake-socket-mode 0666) when neither is possible.
+	DefaultSocketMode os.FileMode = 0o660
 	// DefaultUpdateExpiry is how long the real agent waits for
 	// UpdateRequest after giving a RequestID.
 	DefaultUpdateExpiry = 10 * time.Second
@@ -92,8 +90,10 @@ type Config struct {
 	// StartupDelay delays the "loaded" state, to demonstrate startup probes.
 	StartupDelay time.Duration
 
-	// AdminAddress, when set, is a TCP address bound exactly as given that
-	// serves /metrics, /requests, /healthz and /startup.
+	// AdminAddress, when set, is a TCP address that serves /metrics,
+	// /requests, /healthz and /startup. A bare ":port" binds the loopback
+	// interface only, since /requests shows request contents; name a host
+	// (e.g. "0.0.0.0:9090") to expose it.
 	AdminAddress string
 
 	// DebugLogWebInputs logs every call with its request line and decision.

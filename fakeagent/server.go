@@ -30,6 +30,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -190,6 +191,9 @@ func (s *Server) Listen() (err error) {
 
 	var adminLn, probeLn net.Listener
 	if a := s.cfg.AdminAddress; a != "" {
+		if strings.HasPrefix(a, ":") {
+			a = "127.0.0.1" + a
+		}
 		if adminLn, err = net.Listen("tcp", a); err != nil {
 			return fmt.Errorf("fakeagent: admin listener: %w", err)
 		}

@@ -96,7 +96,7 @@ func (o *options) agentFlags(fs *flag.FlagSet) {
 	// Options of this project's agent double.
 	fs.BoolVar(&o.requireCredentials, "require-credentials", false, "refuse to start without accesskeyid and secretaccesskey, as the real agent does")
 	fs.Var(&o.agentMode, "agent-mode", "`mode`: blocking, not-blocking (tag only) or off (no inspection)")
-	fs.Var(&o.adminAddress, "admin-address", "`address` (host:port, bound exactly as given) serving /metrics, /requests, /healthz, /startup; empty: off")
+	fs.Var(&o.adminAddress, "admin-address", "`address` (host:port; a bare :port binds localhost only) serving /metrics, /requests, /healthz, /startup; empty: off")
 	// Test-double-only options.
 	fs.StringVar(&o.rulesFile, "fake-rules-file", "", "custom rules `file` (YAML or JSON); empty: built-in inspection only")
 	fs.Var(&o.latency, "fake-latency", "`duration` of latency added to every call")
