@@ -5,28 +5,43 @@
 # toolchain the module proxy serves.
 export GOTOOLCHAIN := go1.27.3
 
-GO          ?= go
-BIN         := $(CURDIR)/bin
-VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS     := -s -w -X main.version=$(VERSION)
-STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
+GO             ?= go
+BIN            := $(CURDIR)/bin
+VERSION        ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS        := -s -w -X main.version=$(VERSION)
+STATICCHECK    := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+GOVULNCHECK    := golang.org/x/vuln/cmd/govulncheck@v1.9.0
+# The vulnerability database, built offline from the golang.org/x/vulndb
+# module's OSV files: govulncheck needs no network beyond the module proxy.
+VULNDB_VERSION := v0.0.0-20261105234957-e22db6528018
+VULNDB         := $(BIN)/vulndb-$(VULNDB_VERSION)
+FUZZTIME       ?= 10s
 
-.PHONY: all build test test-unit test-deploy demo generate lint clean
+.PHONY: all build test test-unit test-deploy fuzz lint vulncheck demo generate clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
-## test: everything CI runs.
-test: test-unit test-deploy
-
-test-deploy:
-	cd deploy && $(GO) vet ./... && $(GO) test ./...
+## test: everything CI runs (the README's test command).
+test: test-unit test-deploy lint vulncheck fuzz
 
 test-unit:
 	$(GO) vet ./...
 	$(GO) test -race ./...
+
+test-deploy:
+	cd deploy && $(GO) vet ./... && $(GO) test ./...
+
+## fuzz: every decoder's fuzz target for FUZZTIME, from its checked-in corpus.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzServerCodec$$' -fuzztime $(FUZZTIME) ./module/wire
+	$(GO) test -run '^$$' -fuzz '^FuzzClientCodec$$' -fuzztime $(FUZZTIME) ./module/wire
+	$(GO) test -run '^$$' -fuzz '^FuzzDecide$$' -fuzztime $(FUZZTIME) ./fakeagent/detect
+	$(GO) test -run '^$$' -fuzz '^FuzzWalkJSON$$' -fuzztime $(FUZZTIME) ./fakeagent/detect
+	$(GO) test -run '^$$' -fuzz '^FuzzParseRules$$' -fuzztime $(FUZZTIME) ./fakeagent/detect
+	$(GO) test -run '^$$' -fuzz '^FuzzSigsciHeaders$$' -fuzztime $(FUZZTIME) ./module
 
 ## demo: the app and the fake agent on a temporary Unix socket (no Docker).
 demo: build
@@ -39,6 +54,17 @@ lint:
 	$(GO) vet ./...
 	GOBIN=$(BIN) $(GO) install $(STATICCHECK)
 	$(BIN)/staticcheck ./...
+	cd deploy && $(BIN)/staticcheck ./...
+
+vulncheck: $(VULNDB)/index/db.json
+	GOBIN=$(BIN) $(GO) install $(GOVULNCHECK)
+	$(BIN)/govulncheck -db file://$(VULNDB) ./...
+
+$(VULNDB)/index/db.json:
+	dir=$$($(GO) mod download -json golang.org/x/vulndb@$(VULNDB_VERSION) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p'); \
+	test -n "$$dir" && rm -rf $(VULNDB).tmp && \
+	(cd "$$dir" && GOFLAGS=-mod=mod $(GO) run ./cmd/indexdb -vulns data/osv -out $(VULNDB).tmp) && \
+	rm -rf $(VULNDB) && mv $(VULNDB).tmp $(VULNDB)
 
 clean:
 	rm -rf $(BIN)

@@ -90,14 +90,6 @@ const attackSignals = 1<<sigSQLI | 1<<sigXSS | 1<<sigCMDEXE | 1<<sigTraversal |
 func (s *signalSet) add(sig signal)     { *s |= 1 << sig }
 func (s signalSet) has(sig signal) bool { return s&(1<<sig) != 0 }
 func (s signalSet) hasAttack() bool     { return s&attackSignals != 0 }
-func (s signalSet) hasName(n string) bool {
-	for i := range numSignals {
-		if s.has(i) && signalNames[i] == n {
-			return true
-		}
-	}
-	return false
-}
 
 // names returns the set's names plus extra (already unique), sorted.
 func (s signalSet) names(extra []string) []string {
