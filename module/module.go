@@ -214,9 +214,11 @@ func (m *Module) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if m.config.debug || code != http.StatusOK {
 		level = slog.LevelInfo
 	}
-	m.logger.Log(r.Context(), level, "inspected request",
-		"method", r.Method, "uri", in.URI, "waf_response", code,
-		"tags", r.Header.Get("X-Sigsci-Tags"), "status", rw.status, "duration", elapsed)
+	if m.logger.Enabled(r.Context(), level) { // spare the hot path the attrs
+		m.logger.LogAttrs(r.Context(), level, "inspected request",
+			slog.String("method", r.Method), slog.String("uri", in.URI), slog.Int("waf_response", code),
+			slog.String("tags", r.Header.Get("X-Sigsci-Tags")), slog.Int("status", rw.status), slog.Duration("duration", elapsed))
+	}
 
 	m.report(in, out.RequestID, rw, w.Header(), elapsed)
 }
@@ -224,8 +226,10 @@ func (m *Module) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // failOpen serves r as if the agent had allowed it.
 func (m *Module) failOpen(w http.ResponseWriter, r *http.Request, msg string, attr slog.Attr) {
 	m.stats.failOpen.Add(1)
-	m.logger.LogAttrs(r.Context(), slog.LevelDebug, "failing open: "+msg,
-		slog.String("method", r.Method), slog.String("uri", r.URL.RequestURI()), attr)
+	if m.logger.Enabled(r.Context(), slog.LevelDebug) {
+		m.logger.LogAttrs(r.Context(), slog.LevelDebug, "failing open: "+msg,
+			slog.String("method", r.Method), slog.String("uri", r.URL.RequestURI()), attr)
+	}
 	m.handler.ServeHTTP(w, r)
 }
 
