@@ -79,7 +79,7 @@ func NewRPCInspector(cfg RPCInspectorConfig) *RPCInspector {
 		logger:  cfg.Logger,
 		address: cfg.Network + ":" + cfg.Address,
 		timeout: cfg.Timeout,
-		pool:    newPool(cfg.Network, cfg.Address, cfg.MaxConns, cfg.ConnPerCall, cfg.Timeout),
+		pool:    newPool(cfg.Network, cfg.Address, cfg.MaxConns, cfg.ConnPerCall),
 		breaker: newBreaker(cfg.BreakerThreshold, cfg.BreakerCooldown),
 		now:     time.Now,
 	}
@@ -157,6 +157,10 @@ func (ri *RPCInspector) call(method string, args, reply any) error {
 	}
 	return nil
 }
+
+// connLosses counts connections given up because a call on them failed:
+// a change means the agent may have restarted.
+func (ri *RPCInspector) connLosses() uint64 { return ri.pool.losses.Load() }
 
 // Close closes every pooled connection. Calls made afterwards fail.
 func (ri *RPCInspector) Close() error {

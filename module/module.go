@@ -45,6 +45,11 @@ type Module struct {
 	logger    *slog.Logger
 	now       func() time.Time
 
+	// ModuleInit again after an agent connection was lost: a restarted
+	// agent has forgotten the module.
+	initLosses atomic.Uint64 // the RPC inspector's connLosses at the last ModuleInit
+	reinit     atomic.Bool   // a ModuleInit is under way or being retried
+
 	bgMu     sync.Mutex
 	bg       sync.WaitGroup
 	bgActive int
@@ -96,6 +101,7 @@ func NewModule(h http.Handler, opts ...ModuleConfigOption) (*Module, error) {
 	if err := m.moduleInit(); err != nil {
 		m.logger.Warn("agent ModuleInit failed; retrying in the background, failing open meanwhile",
 			"agent", cfg.network+":"+cfg.address, "error", err)
+		m.reinit.Store(true)
 		m.bg.Add(1)
 		go m.retryModuleInit()
 	}
@@ -103,6 +109,10 @@ func NewModule(h http.Handler, opts ...ModuleConfigOption) (*Module, error) {
 }
 
 func (m *Module) moduleInit() error {
+	var losses uint64
+	if m.rpc != nil {
+		losses = m.rpc.connLosses()
+	}
 	now := m.now()
 	in := &RPCMsgIn{
 		ModuleVersion: m.config.moduleIdentifier,
@@ -112,13 +122,30 @@ func (m *Module) moduleInit() error {
 		NowMillis:     now.UnixMilli(),
 	}
 	var out RPCMsgOut
-	return m.inspector.ModuleInit(in, &out)
+	if err := m.inspector.ModuleInit(in, &out); err != nil {
+		return err
+	}
+	m.initLosses.Store(losses)
+	return nil
+}
+
+// reannounce sends ModuleInit again, in the background, once the agent
+// answers after a connection to it was lost.
+func (m *Module) reannounce() {
+	if m.rpc == nil || m.rpc.connLosses() == m.initLosses.Load() || !m.reinit.CompareAndSwap(false, true) {
+		return
+	}
+	m.background(func() error {
+		defer m.reinit.Store(false)
+		return m.moduleInit()
+	})
 }
 
 // retryModuleInit announces the module once the agent is reachable, backing
 // off from 100ms to 5s, until Close.
 func (m *Module) retryModuleInit() {
 	defer m.bg.Done()
+	defer m.reinit.Store(false)
 	wait := 100 * time.Millisecond
 	for {
 		t := time.NewTimer(wait)
@@ -171,6 +198,7 @@ func (m *Module) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.failOpen(w, r, "agent call failed", slog.String("error", err.Error()))
 		return
 	}
+	m.reannounce()
 	code := int(out.WAFResponse)
 	in.WAFResponse = out.WAFResponse
 	if code != http.StatusOK && (code < 300 || code > 599) {

@@ -802,3 +802,45 @@ func TestStatsCountDecisions(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(b), `"Blocked":1`)
 }
+
+func TestModuleInitIsSentAgainAfterTheAgentRestarts(t *testing.T) {
+	a := startAgent(t, "unix")
+	m := a.module(t, okHandler)
+	<-a.inits
+	serve(m, get("/"))
+	assert.Empty(t, a.inits, "no second ModuleInit while the connection lives")
+
+	a.mu.Lock()
+	a.dropConns() // the agent restarted and forgot the module
+	a.mu.Unlock()
+	serve(m, get("/"))
+	select {
+	case in := <-a.inits:
+		assert.Equal(t, m.Version(), in.ModuleVersion)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no ModuleInit after the connection was lost")
+	}
+	require.NoError(t, m.Close())
+}
+
+func TestACallQueuedBehindABlockedWriteLeavesAtItsDeadline(t *testing.T) {
+	a := startAgent(t, "unix")
+	// An agent that accepts but never reads: writes block once the socket
+	// buffers fill.
+	a.setRaw(func(c net.Conn) { <-a.release; c.Close() })
+	const timeout = 50 * time.Millisecond
+	ri := NewRPCInspector(RPCInspectorConfig{Network: a.network, Address: a.addr, Timeout: timeout, MaxConns: 1})
+	defer ri.Close()
+	big := &RPCMsgIn{PostBody: strings.Repeat("x", 1<<20)}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			var out RPCMsgOut
+			assert.Error(t, ri.PreRequest(big, &out))
+		})
+	}
+	wg.Wait()
+	// Not a performance assertion: without per-call deadlines the k-th
+	// caller waited about k timeouts; a generous bound catches that.
+	assert.Less(t, ri.Stats().LatencyMax, timeout+500*time.Millisecond)
+}

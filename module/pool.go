@@ -3,11 +3,11 @@ package module
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/rpc"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/seed-a2a44e50/ngwaf-helloworld/module/wire"
 )
@@ -22,7 +22,6 @@ type pool struct {
 	network, address string
 	max              int
 	perCall          bool
-	writeTimeout     time.Duration
 	dialer           net.Dialer
 
 	mu      sync.Mutex
@@ -31,18 +30,21 @@ type pool struct {
 	closed  bool
 
 	dials, retries atomic.Uint64
+	losses         atomic.Uint64 // connections given up for a failure
 }
 
 // poolConn is one agent connection. inflight and broken are guarded by
 // pool.mu.
 type poolConn struct {
 	client   *rpc.Client
+	nc       net.Conn
+	sending  chan struct{} // a one-slot semaphore held while writing a call
 	inflight int
 	broken   bool
 }
 
-func newPool(network, address string, maxConns int, perCall bool, writeTimeout time.Duration) *pool {
-	return &pool{network: network, address: address, max: maxConns, perCall: perCall, writeTimeout: writeTimeout}
+func newPool(network, address string, maxConns int, perCall bool) *pool {
+	return &pool{network: network, address: address, max: maxConns, perCall: perCall}
 }
 
 // call runs one RPC within ctx. A call that fails because a reused
@@ -108,7 +110,9 @@ func (p *pool) get(ctx context.Context) (c *poolConn, reused bool, err error) {
 		return nil, false, err
 	}
 	c = &poolConn{
-		client:   rpc.NewClientWithCodec(wire.NewClientCodec(&deadlineConn{Conn: nc, timeout: p.writeTimeout})),
+		client:   rpc.NewClientWithCodec(wire.NewClientCodec(nc)),
+		nc:       nc,
+		sending:  make(chan struct{}, 1),
 		inflight: 1,
 	}
 	if p.closed {
@@ -130,6 +134,9 @@ func (p *pool) put(c *poolConn, err error) {
 	if (connFatal(err) || p.perCall) && !c.broken {
 		c.broken = true
 		p.remove(c)
+		if connFatal(err) {
+			p.losses.Add(1)
+		}
 	}
 	closeNow := c.broken && c.inflight == 0
 	p.mu.Unlock()
@@ -168,27 +175,34 @@ func (p *pool) stats() (dials, retries uint64, open int) {
 	return p.dials.Load(), p.retries.Load(), open
 }
 
-// do sends one call and waits for its reply or ctx.
+// do sends one call and waits for its reply or ctx. Sending waits for the
+// connection's send slot, not for net/rpc's lock, so a caller queued behind
+// a write to an agent that stopped reading still leaves at its own
+// deadline; and each write is bounded by its own call's deadline.
 func (c *poolConn) do(ctx context.Context, method string, args, reply any) error {
+	select {
+	case c.sending <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("waiting to send on a busy agent connection: %w", ctx.Err())
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		if err := c.nc.SetWriteDeadline(dl); err != nil {
+			<-c.sending
+			return err
+		}
+	}
 	call := c.client.Go(method, args, reply, make(chan *rpc.Call, 1))
+	<-c.sending
 	select {
 	case <-call.Done:
+		if connFatal(call.Error) {
+			// A failed write may have left half a frame on the wire:
+			// nothing more can be sent here. Closing fails the calls
+			// queued behind it at once (they retry on a fresh connection).
+			c.client.Close()
+		}
 		return call.Error
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// deadlineConn bounds every write, so a call can't block forever on an
-// agent that stopped reading (net/rpc writes while holding its lock).
-type deadlineConn struct {
-	net.Conn
-	timeout time.Duration
-}
-
-func (d *deadlineConn) Write(b []byte) (int, error) {
-	if err := d.Conn.SetWriteDeadline(time.Now().Add(d.timeout)); err != nil {
-		return 0, err
-	}
-	return d.Conn.Write(b)
 }

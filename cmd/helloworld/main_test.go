@@ -206,7 +206,6 @@ func TestAListenFailureIsAnError(t *testing.T) {
 	assert.Contains(t, errOut.String(), "address already in use")
 }
 
-
 func TestTheDebugListenerShowsModuleCountersAndGoroutines(t *testing.T) {
 	dir := t.TempDir()
 	a := startApp(t, "-debug-address", "127.0.0.1:0", "127.0.0.1:0", filepath.Join(dir, "missing.sock"))
