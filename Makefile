@@ -17,7 +17,7 @@ VULNDB_VERSION := v0.0.0-20261105234957-e22db6528018
 VULNDB         := $(BIN)/vulndb-$(VULNDB_VERSION)
 FUZZTIME       ?= 10s
 
-.PHONY: all build test test-unit test-deploy fuzz lint vulncheck demo generate clean
+.PHONY: all build test test-unit test-soak soak test-deploy fuzz lint vulncheck demo generate clean
 
 all: build
 
@@ -25,11 +25,20 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
 ## test: everything CI runs (the README's test command).
-test: test-unit test-deploy lint vulncheck fuzz
+test: test-unit test-soak test-deploy lint vulncheck fuzz
 
 test-unit:
 	$(GO) vet ./...
 	$(GO) test -race ./...
+
+## test-soak: the soak test, short (the fault suite itself runs in test-unit).
+test-soak:
+	SOAK_DURATION=15s $(GO) test -count=1 -run '^TestSoak$$' -v ./faults/
+
+## soak: the soak test for SOAK_DURATION, e.g. make soak SOAK_DURATION=10m.
+SOAK_DURATION ?= 3m
+soak:
+	SOAK_DURATION=$(SOAK_DURATION) $(GO) test -count=1 -run '^TestSoak$$' -v -timeout 30m ./faults/
 
 test-deploy:
 	cd deploy && $(GO) vet ./... && $(GO) test ./...
@@ -51,6 +60,7 @@ generate:
 	$(GO) generate ./...
 
 lint:
+	@unformatted=$$(gofmt -l . ); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	GOBIN=$(BIN) $(GO) install $(STATICCHECK)
 	$(BIN)/staticcheck ./...
