@@ -41,7 +41,7 @@ func FuzzSigsciHeaders(f *testing.F) {
 		defer m.Close()
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.Header[name] = []string{value} // as sent, not canonicalized
-		r.Header.Add(name, value) // and canonicalized
+		r.Header.Add(name, value)        // and canonicalized
 		m.ServeHTTP(httptest.NewRecorder(), r)
 
 		for k, vs := range got {
