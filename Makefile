@@ -17,7 +17,7 @@ VULNDB_VERSION := v0.0.0-20261105234957-e22db6528018
 VULNDB         := $(BIN)/vulndb-$(VULNDB_VERSION)
 FUZZTIME       ?= 10s
 
-.PHONY: all build test test-unit test-soak soak test-deploy fuzz lint vulncheck demo generate clean
+.PHONY: all build test test-unit test-soak soak test-deploy test-bench bench loadtest fuzz lint vulncheck demo generate clean
 
 all: build
 
@@ -25,7 +25,7 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
 ## test: everything CI runs (the README's test command).
-test: test-unit test-soak test-deploy lint vulncheck fuzz
+test: test-unit test-soak test-deploy test-bench lint vulncheck fuzz
 
 test-unit:
 	$(GO) vet ./...
@@ -39,6 +39,10 @@ test-soak:
 SOAK_DURATION ?= 3m
 soak:
 	SOAK_DURATION=$(SOAK_DURATION) $(GO) test -count=1 -run '^TestSoak$$' -v -timeout 30m ./faults/
+
+## test-bench: bench/'s unit tests and one pass of every benchmark.
+test-bench:
+	cd bench && $(GO) vet ./... && $(GO) test ./... && $(GO) test -run '^$$' -bench . -benchtime 1x ./...
 
 test-deploy:
 	cd deploy && $(GO) vet ./... && $(GO) test ./...
@@ -56,6 +60,28 @@ fuzz:
 demo: build
 	$(BIN)/demo -bin $(BIN)
 
+# Benchmarks and the load comparison (bench/, a nested module).
+BENCHSTAT      := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+BENCH          ?= .
+BENCH_COUNT    ?= 6
+BENCH_TIME     ?= 1s
+BENCH_OUT      := $(CURDIR)/bench/out
+LOADTEST_FLAGS ?=
+
+## bench: the go test benchmarks in bench/, BENCH_COUNT runs each, summarised by benchstat.
+##        e.g. make bench BENCH=PreRequest/agent=proc BENCH_COUNT=10
+bench:
+	GOBIN=$(BIN) $(GO) install $(BENCHSTAT)
+	mkdir -p $(BENCH_OUT)
+	cd bench && $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) -benchtime $(BENCH_TIME) -timeout 60m . > $(BENCH_OUT)/bench.txt; \
+		status=$$?; cat $(BENCH_OUT)/bench.txt; exit $$status
+	$(BIN)/benchstat $(BENCH_OUT)/bench.txt
+
+## loadtest: the load comparison (real processes, loopback only, about 3 minutes);
+##           writes bench/results/<YYYY-MM-DD>/. e.g. make loadtest LOADTEST_FLAGS='-rounds 5'
+loadtest:
+	cd bench && $(GO) run ./cmd/loadcompare $(LOADTEST_FLAGS)
+
 generate:
 	$(GO) generate ./...
 
@@ -65,10 +91,12 @@ lint:
 	GOBIN=$(BIN) $(GO) install $(STATICCHECK)
 	$(BIN)/staticcheck ./...
 	cd deploy && $(BIN)/staticcheck ./...
+	cd bench && $(BIN)/staticcheck ./...
 
 vulncheck: $(VULNDB)/index/db.json
 	GOBIN=$(BIN) $(GO) install $(GOVULNCHECK)
 	$(BIN)/govulncheck -db file://$(VULNDB) ./...
+	cd bench && $(BIN)/govulncheck -db file://$(VULNDB) ./...
 
 $(VULNDB)/index/db.json:
 	dir=$$($(GO) mod download -json golang.org/x/vulndb@$(VULNDB_VERSION) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p'); \
