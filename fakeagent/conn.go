@@ -104,6 +104,16 @@ func (c *conn) stopReading() {
 	c.doneOnce.Do(func() { close(c.done) })
 }
 
+// readingStopped reports whether stopReading was called.
+func (c *conn) readingStopped() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // Close closes the connection once.
 func (c *conn) Close() error {
 	c.closeOnce.Do(func() {
@@ -174,11 +184,28 @@ func (s *Server) serveConn(c *conn) {
 		s.log.Error("registering the RPC service", "error", err)
 		return
 	}
-	rs.ServeCodec(&serverCodec{
+	codec := &serverCodec{
 		ServerCodec: wire.NewServerCodec(c, wire.MaxMessageSize(s.cfg.MaxMessageSize)),
 		s:           s,
 		c:           c,
-	})
+	}
+	if s.cfg.Faults.blocksCalls() {
+		// A delayed or hanging call must not hold up the calls behind it.
+		rs.ServeCodec(codec)
+		return
+	}
+	// Otherwise serve each call on this goroutine: ServeCodec starts a
+	// goroutine per call, and that hand-off was the largest part of the
+	// agent's cost per call (bench/README.md). Calls pipelined on one
+	// connection are answered in order. ServeRequest also fails for an
+	// unknown method, which is answered and must not end the connection;
+	// reading has ended only when the codec says so.
+	for {
+		if err := rs.ServeRequest(codec); err != nil && c.readingStopped() {
+			break
+		}
+	}
+	_ = codec.Close()
 }
 
 // readEnded logs why reading from c stopped: quietly for ordinary closes,

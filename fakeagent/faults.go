@@ -29,6 +29,12 @@ type Faults struct {
 	Methods []string `json:"methods,omitempty"`
 }
 
+// blocksCalls reports whether a call may wait (latency) or hang, in which
+// case calls on one connection must be served concurrently.
+func (f Faults) blocksCalls() bool {
+	return f.Latency > 0 || f.LatencyJitter > 0 || f.HangRate > 0
+}
+
 // InjectedError is the RPC error string of a call failed by ErrorRate.
 const InjectedError = "fakeagent: injected error"
 
