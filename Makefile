@@ -15,7 +15,7 @@ GOVULNCHECK    := golang.org/x/vuln/cmd/govulncheck@v1.9.0
 # module's OSV files: govulncheck needs no network beyond the module proxy.
 VULNDB_VERSION := v0.0.0-20261105234957-e22db6528018
 VULNDB         := $(BIN)/vulndb-$(VULNDB_VERSION)
-FUZZTIME       ?= 10s
+FUZZTIME       ?= 20000x
 
 .PHONY: all build test test-unit test-soak soak test-deploy test-bench bench loadtest fuzz lint vulncheck demo generate clean
 
@@ -49,12 +49,12 @@ test-deploy:
 
 ## fuzz: every decoder's fuzz target for FUZZTIME, from its checked-in corpus.
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzServerCodec$$' -fuzztime $(FUZZTIME) ./module/wire
-	$(GO) test -run '^$$' -fuzz '^FuzzClientCodec$$' -fuzztime $(FUZZTIME) ./module/wire
-	$(GO) test -run '^$$' -fuzz '^FuzzDecide$$' -fuzztime $(FUZZTIME) ./fakeagent/detect
-	$(GO) test -run '^$$' -fuzz '^FuzzWalkJSON$$' -fuzztime $(FUZZTIME) ./fakeagent/detect
-	$(GO) test -run '^$$' -fuzz '^FuzzParseRules$$' -fuzztime $(FUZZTIME) ./fakeagent/detect
-	$(GO) test -run '^$$' -fuzz '^FuzzSigsciHeaders$$' -fuzztime $(FUZZTIME) ./module
+	$(GO) test -run '^$$' -fuzz '^FuzzServerCodec$$' -fuzztime $(FUZZTIME) -parallel 1 ./module/wire
+	$(GO) test -run '^$$' -fuzz '^FuzzClientCodec$$' -fuzztime $(FUZZTIME) -parallel 1 ./module/wire
+	$(GO) test -run '^$$' -fuzz '^FuzzDecide$$' -fuzztime $(FUZZTIME) -parallel 1 ./fakeagent/detect
+	$(GO) test -run '^$$' -fuzz '^FuzzWalkJSON$$' -fuzztime $(FUZZTIME) -parallel 1 ./fakeagent/detect
+	$(GO) test -run '^$$' -fuzz '^FuzzParseRules$$' -fuzztime $(FUZZTIME) -parallel 1 ./fakeagent/detect
+	$(GO) test -run '^$$' -fuzz '^FuzzSigsciHeaders$$' -fuzztime $(FUZZTIME) -parallel 1 ./module
 
 ## demo: the app and the fake agent on a temporary Unix socket (no Docker).
 demo: build
