@@ -27,9 +27,11 @@ build:
 ## test: everything CI runs (the README's test command).
 test: test-unit test-soak test-deploy test-bench lint vulncheck fuzz
 
+# -count=1: e2e/, faults/ and bench/ build the binaries in a subprocess, so
+# go test's cache can't see that their sources changed.
 test-unit:
 	$(GO) vet ./...
-	$(GO) test -race ./...
+	$(GO) test -race -count=1 ./...
 
 ## test-soak: the soak test, short (the fault suite itself runs in test-unit).
 test-soak:
@@ -42,7 +44,7 @@ soak:
 
 ## test-bench: bench/'s unit tests and one pass of every benchmark.
 test-bench:
-	cd bench && $(GO) vet ./... && $(GO) test ./... && $(GO) test -run '^$$' -bench . -benchtime 1x ./...
+	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./... && $(GO) test -run '^$$' -bench . -benchtime 1x ./...
 
 test-deploy:
 	cd deploy && $(GO) vet ./... && $(GO) test ./...
