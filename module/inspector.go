@@ -174,7 +174,7 @@ type RPCStats struct {
 	Failures        uint64        // calls that ended in an error of any kind
 	BreakerRejected uint64        // calls failed fast while the breaker was open
 	BreakerOpen     bool          // whether the breaker is open now
-	Dials           uint64        // connections opened
+	Dials           uint64        // connection attempts (failed dials included)
 	Retries         uint64        // calls retried on a fresh connection after a stale one
 	OpenConns       int           // pooled connections now
 	LatencyTotal    time.Duration // summed call latency
