@@ -32,34 +32,43 @@ func TestAgentKilledMidLoadAndRestarted(t *testing.T) {
 	for _, n := range networks {
 		t.Run(n.name, func(t *testing.T) {
 			r := newRig(t, n.network, 100*time.Millisecond)
-			l := r.startLoad()
-			l.runFor(healthyPhase)
-
-			r.killAgent()
-			killedAt := l.elapsed()
-			l.runFor(outagePhase)
-			blockedBefore := r.stats().Blocked
-			// The window ends before the restart: the agent accepts a
-			// little before its ready line reaches the test.
-			restartingAt := l.elapsed()
-			agent := r.startAgent()
-			resumedIn := r.waitInspecting(agent, blockedBefore)
-			l.runFor(healedPhase)
-			samples := l.stop()
-
-			all := tallyOf(samples, 0, everything, r.timeout/2)
-			outage := tallyOf(samples, killedAt, restartingAt, r.timeout/2)
-			r.checkAnswered(all)
-			assert.Zero(t, outage.attacksBlocked, "attacks blocked while no agent ran")
-			rest := r.checkAtRest()
-			summary.add(t, caseRow{
-				name: "1 agent SIGKILLed, restarted " + n.name,
-				load: all,
-				notes: fmt.Sprintf("outage: %d req, p99 %v; inspecting again %v after restart; %s",
-					outage.sent, round(outage.p99), resumedIn.Round(time.Millisecond), rest),
-			})
+			outageAndBack(t, r, r.killAgent, "1 agent SIGKILLed, restarted "+n.name, "outage", "restart")
 		})
 	}
+}
+
+// outageAndBack runs the load, takes the agent away with stop, runs on
+// without it, starts a healthy agent at the same address and checks that
+// nothing failed, that nothing was blocked while no agent ran, that
+// inspection resumed and that the app is back at rest.
+func outageAndBack(t *testing.T, r *rig, stop func(), name, outageWord, backWord string) {
+	t.Helper()
+	l := r.startLoad()
+	l.runFor(healthyPhase)
+
+	stop()
+	stoppedAt := l.elapsed()
+	l.runFor(outagePhase)
+	blockedBefore := r.stats().Blocked
+	// The window ends before the restart: the agent accepts a little
+	// before its ready line reaches the test.
+	restartingAt := l.elapsed()
+	agent := r.startAgent()
+	resumedIn := r.waitInspecting(agent, blockedBefore)
+	l.runFor(healedPhase)
+	samples := l.stop()
+
+	all := tallyOf(samples, 0, everything, r.timeout/2)
+	outage := tallyOf(samples, stoppedAt, restartingAt, r.timeout/2)
+	r.checkAnswered(all)
+	assert.Zero(t, outage.attacksBlocked, "attacks blocked while no agent ran")
+	rest := r.checkAtRest()
+	summary.add(t, caseRow{
+		name: name,
+		load: all,
+		notes: fmt.Sprintf("%s: %d req, p99 %v; inspecting again %v after %s; %s",
+			outageWord, outage.sent, round(outage.p99), resumedIn.Round(time.Millisecond), backWord, rest),
+	})
 }
 
 // Case 2: the agent accepts calls and never answers; requests are
@@ -334,30 +343,7 @@ func TestAgentAddressGoesAwayAndComesBack(t *testing.T) {
 
 	t.Run("TCP port closed and reopened", func(t *testing.T) {
 		r := newRig(t, "tcp", 100*time.Millisecond)
-		l := r.startLoad()
-		l.runFor(healthyPhase)
-
-		r.stopAgent()
-		closedAt := l.elapsed()
-		l.runFor(outagePhase)
-		blockedBefore := r.stats().Blocked
-		reopeningAt := l.elapsed()
-		agent := r.startAgent()
-		resumedIn := r.waitInspecting(agent, blockedBefore)
-		l.runFor(healedPhase)
-		samples := l.stop()
-
-		all := tallyOf(samples, 0, everything, r.timeout/2)
-		closed := tallyOf(samples, closedAt, reopeningAt, r.timeout/2)
-		r.checkAnswered(all)
-		assert.Zero(t, closed.attacksBlocked, "attacks blocked while the port was closed")
-		rest := r.checkAtRest()
-		summary.add(t, caseRow{
-			name: "5 TCP port closed and reopened",
-			load: all,
-			notes: fmt.Sprintf("port closed: %d req, p99 %v; inspecting again %v after reopening; %s",
-				closed.sent, round(closed.p99), resumedIn.Round(time.Millisecond), rest),
-		})
+		outageAndBack(t, r, r.stopAgent, "5 TCP port closed and reopened", "port closed", "reopening")
 	})
 }
 
