@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"github.com/seed-a2a44e50/ngwaf-helloworld/bench/loadcompare"
 	"net/http"
 	"strings"
 
@@ -9,18 +10,9 @@ import (
 	"github.com/seed-a2a44e50/ngwaf-helloworld/module/wire"
 )
 
-// jsonBody is an ordinary 1 KB JSON API body that no detector flags.
-var jsonBody = func() string {
-	s := `{"order":{"id":"6f1c2a7e-4b1d-4e0a-9d3c-2f9b8e7a1c55","customer":{"name":"Ada Lovelace",` +
-		`"email":"ada@example.org","phone":"+44 20 7946 0958","address":{"street":"12 St James's Square",` +
-		`"city":"London","postcode":"SW1Y 4JH","country":"GB"}},"lines":[{"sku":"BK-0042","title":"Notes on ` +
-		`the Analytical Engine","qty":1,"price":24.5},{"sku":"PN-0007","title":"Fountain pen","qty":2,` +
-		`"price":12.75},{"sku":"NB-0100","title":"Squared notebook, A5","qty":5,"price":3.2}],"currency":"GBP",` +
-		`"delivery":{"method":"standard","instructions":"Leave with the concierge if nobody answers."},` +
-		`"payment":{"method":"card","last4":"1881","token":"tok_9xQ2mB7vL4kP1sT6"},"marketing":{"source":` +
-		`"newsletter","campaign":"autumn","consent":true},"created":"2024-10-01T09:15:00Z"}}`
-	return s + strings.Repeat(" ", max(0, 1024-len(s)))
-}()
+// jsonBody is an ordinary 1 KB JSON API body that no detector flags: the
+// load comparison's, so both measure the same request.
+var jsonBody = string(loadcompare.JSONBody)
 
 // typicalHeaders are the 10 request headers of a browser's API call.
 func typicalHeaders(withBody bool) [][2]string {
