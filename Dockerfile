@@ -21,6 +21,9 @@ ARG VERSION=dev
 ENV CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
 WORKDIR /src
 COPY go.mod go.sum ./
+# module/ is a Go module of its own, which the root module replaces with
+# the local folder.
+COPY module/go.mod module/go.sum ./module/
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod \

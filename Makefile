@@ -29,8 +29,11 @@ test: test-unit test-soak test-deploy test-bench lint vulncheck fuzz
 
 # -count=1: e2e/, faults/ and bench/ build the binaries in a subprocess, so
 # go test's cache can't see that their sources changed.
+# module/ is a Go module of its own (the library: msgp and nothing else).
 test-unit:
 	$(GO) vet ./...
+	cd module && $(GO) vet ./...
+	cd module && $(GO) test -race -count=1 ./...
 	$(GO) test -race -count=1 ./...
 
 ## test-soak: the soak test, short (the fault suite itself runs in test-unit).
@@ -51,12 +54,12 @@ test-deploy:
 
 ## fuzz: every decoder's fuzz target for FUZZTIME, from its checked-in corpus.
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzServerCodec$$' -fuzztime $(FUZZTIME) -parallel 1 ./module/wire
-	$(GO) test -run '^$$' -fuzz '^FuzzClientCodec$$' -fuzztime $(FUZZTIME) -parallel 1 ./module/wire
+	cd module && $(GO) test -run '^$$' -fuzz '^FuzzServerCodec$$' -fuzztime $(FUZZTIME) -parallel 1 ./wire
+	cd module && $(GO) test -run '^$$' -fuzz '^FuzzClientCodec$$' -fuzztime $(FUZZTIME) -parallel 1 ./wire
 	$(GO) test -run '^$$' -fuzz '^FuzzDecide$$' -fuzztime $(FUZZTIME) -parallel 1 ./fakeagent/detect
 	$(GO) test -run '^$$' -fuzz '^FuzzWalkJSON$$' -fuzztime $(FUZZTIME) -parallel 1 ./fakeagent/detect
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRules$$' -fuzztime $(FUZZTIME) -parallel 1 ./fakeagent/detect
-	$(GO) test -run '^$$' -fuzz '^FuzzSigsciHeaders$$' -fuzztime $(FUZZTIME) -parallel 1 ./module
+	cd module && $(GO) test -run '^$$' -fuzz '^FuzzSigsciHeaders$$' -fuzztime $(FUZZTIME) -parallel 1 .
 
 ## demo: the app and the fake agent on a temporary Unix socket (no Docker).
 demo: build
@@ -85,19 +88,21 @@ loadtest:
 	cd bench && $(GO) run ./cmd/loadcompare $(LOADTEST_FLAGS)
 
 generate:
-	$(GO) generate ./...
+	cd module && $(GO) generate ./...
 
 lint:
 	@unformatted=$$(gofmt -l . ); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	GOBIN=$(BIN) $(GO) install $(STATICCHECK)
 	$(BIN)/staticcheck ./...
+	cd module && $(GO) vet ./... && $(BIN)/staticcheck ./...
 	cd deploy && $(BIN)/staticcheck ./...
 	cd bench && $(BIN)/staticcheck ./...
 
 vulncheck: $(VULNDB)/index/db.json
 	GOBIN=$(BIN) $(GO) install $(GOVULNCHECK)
 	$(BIN)/govulncheck -db file://$(VULNDB) ./...
+	cd module && $(BIN)/govulncheck -db file://$(VULNDB) ./...
 	cd bench && $(BIN)/govulncheck -db file://$(VULNDB) ./...
 
 $(VULNDB)/index/db.json:

@@ -2,8 +2,6 @@ module github.com/seed-a2a44e50/ngwaf-helloworld
 
 go 1.26.0
 
-tool github.com/tinylib/msgp
-
 require (
 	github.com/corazawaf/libinjection-go v0.3.5
 	github.com/prometheus/client_golang v1.25.0
@@ -21,9 +19,9 @@ require (
 	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
-	golang.org/x/mod v0.18.0 // indirect
-	golang.org/x/sync v0.25.0 // indirect
+	github.com/seed-a2a44e50/ngwaf-helloworld/module v0.0.0-00010101000000-000000000000
 	golang.org/x/sys v0.48.0 // indirect
-	golang.org/x/tools v0.22.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+replace github.com/seed-a2a44e50/ngwaf-helloworld/module => ./module

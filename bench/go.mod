@@ -7,6 +7,7 @@ replace github.com/seed-a2a44e50/ngwaf-helloworld => ../
 require (
 	github.com/HdrHistogram/hdrhistogram-go v1.1.2
 	github.com/seed-a2a44e50/ngwaf-helloworld v0.0.0-00010101000000-000000000000
+	github.com/seed-a2a44e50/ngwaf-helloworld/module v0.0.0-00010101000000-000000000000
 	gonum.org/v1/plot v0.17.0
 )
 
@@ -33,3 +34,5 @@ require (
 	golang.org/x/text v0.44.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+replace github.com/seed-a2a44e50/ngwaf-helloworld/module => ../module

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/seed-a2a44e50/ngwaf-helloworld/module/wire"
 )
 

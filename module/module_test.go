@@ -6,23 +6,23 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/seed-a2a44e50/ngwaf-helloworld/module/internal/check"
 	"io"
 	"log/slog"
 	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+var assert, require = check.Assert, check.Require
+
+func TestMain(m *testing.M) { os.Exit(check.VerifyNoLeaks(m)) }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 

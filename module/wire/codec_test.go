@@ -3,15 +3,15 @@ package wire
 import (
 	"bytes"
 	"errors"
+	"github.com/seed-a2a44e50/ngwaf-helloworld/module/internal/check"
 	"io"
 	"net"
 	"net/rpc"
 	"strings"
 	"testing"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
+
+var assert, require = check.Assert, check.Require
 
 // The helpers below spell msgpack out byte by byte from the specification,
 // so the golden frames do not depend on the encoder under test.

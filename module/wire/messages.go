@@ -8,7 +8,7 @@
 // through this package only.
 package wire
 
-//go:generate go tool msgp -file messages.go -o messages_gen.go
+//go:generate go run github.com/tinylib/msgp@v1.6.5 -file messages.go -o messages_gen.go
 
 //msgp:tuple Action
 
