@@ -6,8 +6,11 @@ import (
 )
 
 // breaker is a circuit breaker over agent calls. After threshold
-// consecutive failures it opens: calls fail at once, so requests don't each
-// wait for the timeout while the agent is down or hung. Once the cooldown
+// consecutive slow failures (timeouts) it opens: calls fail at once, so
+// requests don't each wait for the timeout while the agent is hung or
+// overloaded. Failures that cost no time (a refused connection, a dropped
+// one) don't open it: they fail open fast anyway, and an open breaker
+// would keep failing requests open after a restarted agent is back. Once the cooldown
 // has passed, one call is let through as a probe; its success closes the
 // breaker, its failure reopens it with a doubled cooldown.
 type breaker struct {
@@ -52,7 +55,7 @@ func (b *breaker) allow(now time.Time) bool {
 }
 
 // record notes a call's outcome: alive means the agent answered (even with
-// an error of its own).
+// an error of its own), !alive that the call timed out.
 func (b *breaker) record(alive bool, now time.Time) breakerTransition {
 	if b.threshold <= 0 {
 		return breakerUnchanged
@@ -82,6 +85,21 @@ func (b *breaker) record(alive bool, now time.Time) breakerTransition {
 		return breakerOpened
 	}
 	return breakerUnchanged
+}
+
+// fastFailure notes a call that failed at once. It neither counts toward
+// opening nor proves the agent alive; a probe that fails so waits another
+// cooldown.
+func (b *breaker) fastFailure(now time.Time) {
+	if b.threshold <= 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.open && b.probing {
+		b.probing = false
+		b.retryAt = now.Add(b.cooldown)
+	}
 }
 
 func (b *breaker) isOpen() bool {

@@ -28,8 +28,11 @@ const (
 	maxBackgroundCalls      = 1024
 )
 
-// DefaultMaxConns is the default bound on pooled agent connections.
-var DefaultMaxConns = max(4, 2*runtime.GOMAXPROCS(0))
+// DefaultMaxConns is the default bound on open agent connections. A call
+// holds a connection only while it waits for the agent, so this is how
+// many agent calls may be in flight at once, not how many requests: more
+// wait (within Timeout) for a connection to come free.
+const DefaultMaxConns = 128
 
 // InspectorInitFunc is called before a request is inspected; returning
 // false skips inspection of that request.
@@ -252,8 +255,9 @@ func ServerFlavor(serverModule string) ModuleConfigOption {
 	}
 }
 
-// MaxConns bounds the pooled agent connections (default
-// max(4, 2×GOMAXPROCS)). Calls beyond it share connections.
+// MaxConns bounds the open agent connections (default DefaultMaxConns):
+// the agent calls in flight at once. A call beyond it waits, within its
+// timeout, for a connection to be put back.
 func MaxConns(n int) ModuleConfigOption {
 	return func(c *ModuleConfig) error {
 		if n < 1 {
@@ -274,10 +278,13 @@ func ConnectionPerCall(enable bool) ModuleConfigOption {
 	}
 }
 
-// CircuitBreaker sets after how many consecutive failed agent calls the
-// module stops calling the agent and fails open at once, and how long it
+// CircuitBreaker sets after how many consecutive agent calls that timed out
+// the module stops calling the agent and fails open at once, and how long it
 // waits before letting one call probe the agent again (doubling, up to 32×,
-// while the agent stays down). A threshold of 0 disables the breaker.
+// while the agent stays unresponsive). Calls that fail at once (connection
+// refused, dropped) don't count: they cost requests no time, and a
+// restarted agent is inspected again from its first answer. A threshold
+// of 0 disables the breaker.
 func CircuitBreaker(threshold int, cooldown time.Duration) ModuleConfigOption {
 	return func(c *ModuleConfig) error {
 		if threshold < 0 || (threshold > 0 && cooldown <= 0) {

@@ -1,11 +1,11 @@
 package module
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/rpc"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -42,7 +42,7 @@ var ErrAgentUnavailable = errors.New("module: agent unavailable (circuit breaker
 type RPCInspectorConfig struct {
 	Network, Address string        // "unix" + path or "tcp" + host:port
 	Timeout          time.Duration // per call, connecting included
-	MaxConns         int           // pooled connections; 0 means DefaultMaxConns
+	MaxConns         int           // open connections at most; 0 means DefaultMaxConns
 	ConnPerCall      bool          // dial and close a connection for every call
 	BreakerThreshold int           // consecutive failures that open the breaker; 0 disables it
 	BreakerCooldown  time.Duration // first wait before probing an open breaker
@@ -50,7 +50,9 @@ type RPCInspectorConfig struct {
 }
 
 // RPCInspector calls an agent over its msgpack-RPC protocol, through a pool
-// of persistent connections guarded by a circuit breaker.
+// of persistent connections guarded by a circuit breaker. Each call checks
+// out a connection, writes the request and reads the reply on the calling
+// goroutine, and puts the connection back.
 type RPCInspector struct {
 	timeout time.Duration
 	pool    *pool
@@ -126,9 +128,7 @@ func (ri *RPCInspector) call(method string, args, reply any) error {
 		ri.rejected.Add(1)
 		return ErrAgentUnavailable
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), ri.timeout)
-	defer cancel()
-	err := ri.pool.call(ctx, method, args, reply)
+	err := ri.pool.call(time.Now().Add(ri.timeout), method, args, reply)
 	elapsed := ri.now().Sub(start)
 
 	ri.calls.Add(1)
@@ -140,8 +140,16 @@ func (ri *RPCInspector) call(method string, args, reply any) error {
 		}
 	}
 	var remote rpc.ServerError
-	agentAlive := err == nil || errors.As(err, &remote)
-	switch ri.breaker.record(agentAlive, ri.now()) {
+	var transition breakerTransition
+	switch {
+	case err == nil, errors.As(err, &remote):
+		transition = ri.breaker.record(true, ri.now())
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		transition = ri.breaker.record(false, ri.now())
+	default:
+		ri.breaker.fastFailure(ri.now())
+	}
+	switch transition {
 	case breakerOpened:
 		ri.logger.Warn("agent unavailable: failing open without calling it until a probe succeeds",
 			"agent", ri.address, "error", err)
@@ -150,7 +158,7 @@ func (ri *RPCInspector) call(method string, args, reply any) error {
 	}
 	if err != nil {
 		ri.failures.Add(1)
-		if errors.Is(err, context.DeadlineExceeded) {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return fmt.Errorf("%s: agent did not answer within %v: %w", method, ri.timeout, err)
 		}
 		return fmt.Errorf("%s: %w", method, err)
@@ -176,7 +184,7 @@ type RPCStats struct {
 	BreakerOpen     bool          // whether the breaker is open now
 	Dials           uint64        // connection attempts (failed dials included)
 	Retries         uint64        // calls retried on a fresh connection after a stale one
-	OpenConns       int           // pooled connections now
+	OpenConns       int           // open connections now, idle or in use
 	LatencyTotal    time.Duration // summed call latency
 	LatencyMax      time.Duration // slowest call
 }

@@ -604,15 +604,15 @@ func TestTheCircuitBreakerOpensAndRecovers(t *testing.T) {
 	a := startAgent(t, "unix")
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
 	var s seen
-	m := a.module(t, recordingHandler(&s), CircuitBreaker(3, time.Second))
+	m := a.module(t, recordingHandler(&s), CircuitBreaker(3, time.Second), Timeout(20*time.Millisecond))
 	m.rpc.now = clock.now
 
-	a.stop()
+	a.setDecide(a.hang)
 	for range 3 {
 		serve(m, get("/"))
 	}
 	st := m.Stats()
-	require.True(t, st.RPC.BreakerOpen, "three failures open the breaker")
+	require.True(t, st.RPC.BreakerOpen, "three timeouts open the breaker")
 	callsWhenOpened := st.RPC.Calls
 
 	serve(m, get("/"))
@@ -621,7 +621,7 @@ func TestTheCircuitBreakerOpensAndRecovers(t *testing.T) {
 	assert.Equal(t, uint64(1), st.RPC.BreakerRejected)
 	assert.Equal(t, uint64(4), st.FailOpen)
 
-	a.listen()
+	a.setDecide(allow)
 	serve(m, get("/"))
 	assert.Equal(t, uint64(2), m.Stats().RPC.BreakerRejected, "still open before the cooldown")
 
@@ -634,6 +634,24 @@ func TestTheCircuitBreakerOpensAndRecovers(t *testing.T) {
 	s = seen{}
 	serve(m, get("/after"))
 	assert.Equal(t, "200", s.headers.Get("X-Sigsci-Agentresponse"))
+}
+
+func TestFastFailuresDoNotOpenTheBreaker(t *testing.T) {
+	a := startAgent(t, "unix")
+	var s seen
+	m := a.module(t, recordingHandler(&s), CircuitBreaker(3, time.Hour))
+
+	a.stop() // connections refused: each request fails open at once
+	for range 10 {
+		serve(m, get("/"))
+	}
+	st := m.Stats()
+	assert.False(t, st.RPC.BreakerOpen)
+	assert.Equal(t, uint64(10), st.FailOpen)
+
+	a.listen()
+	serve(m, get("/back"))
+	assert.Equal(t, "200", s.headers.Get("X-Sigsci-Agentresponse"), "inspected as soon as the agent is back")
 }
 
 func TestAFailedProbeDoublesTheCooldown(t *testing.T) {
