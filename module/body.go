@@ -14,7 +14,8 @@ import (
 //
 // A body is sent when its length is known and between 1 and
 // MaxContentLength, or unknown and allowed, and then found to fit; and when
-// its content type is one the agent inspects. At most MaxContentLength
+// its Content-Type is one the agent inspects, or is missing, repeated, a
+// list or unparseable. At most MaxContentLength
 // bytes (plus one, to tell that an unknown length is over the limit) are
 // ever buffered.
 func (m *Module) readBody(r *http.Request) string {
@@ -27,7 +28,7 @@ func (m *Module) readBody(r *http.Request) string {
 		return ""
 	case r.ContentLength < 0 && !m.config.allowUnknownContentLength:
 		return ""
-	case !m.config.inspectableType(r.Header.Get("Content-Type")):
+	case !m.config.inspectableTypes(r.Header.Values("Content-Type")):
 		return ""
 	}
 

@@ -321,24 +321,35 @@ func (c *ModuleConfig) MaxContentLength() int64 { return c.maxContentLength }
 // ModuleIdentifier is the module name and version sent to the agent.
 func (c *ModuleConfig) ModuleIdentifier() string { return c.moduleIdentifier }
 
-// inspectableType reports whether a body of this Content-Type is sent to the
-// agent.
-func (c *ModuleConfig) inspectableType(contentType string) bool {
-	if c.extendContentTypes {
+// inspectableTypes reports whether a body sent with these Content-Type
+// header values goes to the agent. Applications and frameworks read bodies
+// whatever the header says (a form parser takes "text/plain,
+// application/x-www-form-urlencoded" as a form), so anything that is not
+// plainly one uninspected type is inspected: no header, several headers, a
+// comma-separated list, a value that does not parse.
+func (c *ModuleConfig) inspectableTypes(values []string) bool {
+	if c.extendContentTypes || len(values) != 1 || strings.Contains(values[0], ",") {
 		return true
 	}
-	mt, _, _ := strings.Cut(contentType, ";")
-	mt = strings.ToLower(strings.TrimSpace(mt))
+	mt, _, err := mime.ParseMediaType(values[0])
+	if err != nil || !strings.Contains(mt, "/") {
+		return true
+	}
+	return inspectedMediaType(mt) || c.expectedContentTypes[mt]
+}
+
+// inspectedMediaType reports whether bodies of the media type mt (lower
+// case, without parameters) are inspected by default: forms, multipart,
+// anything JSON or JavaScript (as upstream), XML, gRPC and GraphQL.
+func inspectedMediaType(mt string) bool {
 	switch {
-	case mt == "",
-		mt == "application/x-www-form-urlencoded",
+	case mt == "application/x-www-form-urlencoded",
 		strings.HasPrefix(mt, "multipart/"),
-		mt == "application/json", mt == "text/json", strings.HasSuffix(mt, "+json"),
-		mt == "application/javascript", mt == "text/javascript", mt == "application/x-javascript",
-		mt == "application/xml", mt == "text/xml", strings.HasSuffix(mt, "+xml"),
+		strings.Contains(mt, "json"), strings.Contains(mt, "javascript"),
+		strings.HasSuffix(mt, "/xml"), strings.HasSuffix(mt, "+xml"),
 		mt == "application/grpc", strings.HasPrefix(mt, "application/grpc+"), strings.HasPrefix(mt, "application/grpc-web"),
-		mt == "application/graphql", mt == "application/graphql+json", mt == "application/graphql-response+json":
+		strings.Contains(mt, "graphql"):
 		return true
 	}
-	return c.expectedContentTypes[mt]
+	return false
 }

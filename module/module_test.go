@@ -458,6 +458,59 @@ func TestRequestBodyRules(t *testing.T) {
 	}
 }
 
+func TestOddContentTypesStillGetTheBodyInspected(t *testing.T) {
+	a := startAgent(t, "unix")
+	const body = "q=1' OR '1'='1"
+	cases := []struct {
+		name     string
+		values   []string // Content-Type header lines, in order
+		wantSent bool
+	}{
+		{"a form in any case is sent", []string{"Application/X-WWW-Form-URLEncoded"}, true},
+		{"a form with parameters is sent", []string{"application/x-www-form-urlencoded; charset=ISO-8859-1"}, true},
+		{"a comma list with a form in it is sent", []string{"text/plain, application/x-www-form-urlencoded"}, true},
+		{"a comma list of uninspected types is sent too", []string{"text/plain, image/png"}, true},
+		{"two headers are sent", []string{"text/plain", "application/x-www-form-urlencoded"}, true},
+		{"two uninspected headers are sent too", []string{"text/plain", "text/plain"}, true},
+		{"an empty value is sent", []string{""}, true},
+		{"a value that does not parse is sent", []string{"garbage;;==\x01"}, true},
+		{"a type without a subtype is sent", []string{"application"}, true},
+		{"a type containing json is sent", []string{"application/problem+json"}, true},
+		{"a type containing javascript is sent", []string{"text/x-javascript"}, true},
+		{"an odd json type is sent", []string{"text/x-json"}, true},
+		{"text/plain alone is not sent", []string{"text/plain"}, false},
+		{"text/plain with parameters is not sent", []string{"TEXT/PLAIN; charset=utf-8"}, false},
+		{"an image is not sent", []string{"image/png"}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var s seen
+			m := a.module(t, recordingHandler(&s))
+			r := httptest.NewRequest(http.MethodPost, "/submit", strings.NewReader(body))
+			for _, v := range tc.values {
+				r.Header.Add("Content-Type", v)
+			}
+			serve(m, r)
+			in := <-a.pres
+			if tc.wantSent {
+				assert.Equal(t, body, in.PostBody)
+			} else {
+				assert.Empty(t, in.PostBody)
+			}
+			assert.Equal(t, body, s.body, "the handler sees the whole body unchanged")
+		})
+	}
+	t.Run("MaxContentLength still applies to a list", func(t *testing.T) {
+		var s seen
+		m := a.module(t, recordingHandler(&s), MaxContentLength(5))
+		r := httptest.NewRequest(http.MethodPost, "/submit", strings.NewReader(body))
+		r.Header.Set("Content-Type", "text/plain, application/x-www-form-urlencoded")
+		serve(m, r)
+		assert.Empty(t, (<-a.pres).PostBody)
+		assert.Equal(t, body, s.body)
+	})
+}
+
 // failingBody yields some bytes, then an error, like a client that hangs up.
 type failingBody struct {
 	data []byte
