@@ -62,6 +62,7 @@ type Module struct {
 type moduleCounters struct {
 	inspected, allowed, blocked, redirected, failOpen, errors, skipped atomic.Uint64
 	postRequests, updateRequests, backgroundDropped, invalidResponses  atomic.Uint64
+	bodyTimeouts                                                       atomic.Uint64
 }
 
 // NewModule wraps h. Unless CustomInspector is given, requests are
@@ -350,6 +351,7 @@ type Stats struct {
 	PostRequests      uint64 // PostRequest calls started
 	UpdateRequests    uint64 // UpdateRequest calls started
 	BackgroundDropped uint64 // background calls not made (Close, or too many pending)
+	BodyTimeouts      uint64 // streamed bodies not sent to the agent because they did not end within Timeout
 	RPC               RPCStats
 }
 
@@ -367,6 +369,7 @@ func (m *Module) Stats() Stats {
 		PostRequests:      m.stats.postRequests.Load(),
 		UpdateRequests:    m.stats.updateRequests.Load(),
 		BackgroundDropped: m.stats.backgroundDropped.Load(),
+		BodyTimeouts:      m.stats.bodyTimeouts.Load(),
 	}
 	if m.rpc != nil {
 		s.RPC = m.rpc.Stats()
