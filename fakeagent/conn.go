@@ -123,41 +123,6 @@ func (c *conn) Close() error {
 	return c.closeErr
 }
 
-// serverCodec wraps the wire codec to see how a connection's reading ends
-// and to close the connection on a malformed argument: net/rpc itself only
-// replies with an error and reads on, losing the stream's framing.
-type serverCodec struct {
-	*wire.ServerCodec
-	s      *Server
-	c      *conn
-	failed error // set by ReadRequestBody; ends reading
-}
-
-func (sc *serverCodec) ReadRequestHeader(r *rpc.Request) error {
-	if sc.failed != nil {
-		sc.s.readEnded(sc.c, sc.failed)
-		return sc.failed
-	}
-	sc.c.startFrame()
-	if err := sc.ServerCodec.ReadRequestHeader(r); err != nil {
-		sc.s.readEnded(sc.c, err)
-		return err
-	}
-	if !isMethodName(shortMethodOf(r.ServiceMethod)) {
-		sc.s.rec.countDeviation(DeviationUnknownMethod)
-		sc.s.log.Warn("unknown RPC method; answering with an error", "conn", sc.c.id, "rpc_method", r.ServiceMethod)
-	}
-	return nil
-}
-
-func (sc *serverCodec) ReadRequestBody(body any) error {
-	err := sc.ServerCodec.ReadRequestBody(body)
-	if err != nil {
-		sc.failed = err
-	}
-	return err
-}
-
 // shortMethodOf strips the service of a registered method name; any other
 // service is not ours.
 func shortMethodOf(serviceMethod string) string {
@@ -169,7 +134,12 @@ func shortMethodOf(serviceMethod string) string {
 }
 
 // serveConn serves one connection until it is closed or drained, then
-// waits for its calls in flight.
+// waits for its calls in flight. It reads a frame, dispatches on the
+// method name, decides, and writes the reply, all on this goroutine: a
+// goroutine per call was the largest part of the agent's cost
+// (bench/README.md). Calls pipelined on one connection are answered in
+// order. Only while faults delay or hang calls does each call run on a
+// goroutine of its own, so that one held call does not hold up the rest.
 func (s *Server) serveConn(c *conn) {
 	defer s.connWG.Done()
 	defer func() {
@@ -177,35 +147,107 @@ func (s *Server) serveConn(c *conn) {
 		s.untrack(c)
 		s.rec.connClosed()
 	}()
-	// One rpc.Server per connection gives the methods their connection
-	// (for fault injection and conformance); registering costs a few µs.
-	rs := rpc.NewServer()
-	if err := rs.RegisterName("RPC", &handler{s: s, c: c}); err != nil {
-		s.log.Error("registering the RPC service", "error", err)
-		return
-	}
-	codec := &serverCodec{
-		ServerCodec: wire.NewServerCodec(c, wire.MaxMessageSize(s.cfg.MaxMessageSize)),
-		s:           s,
-		c:           c,
-	}
-	if s.cfg.Faults.blocksCalls() {
-		// A delayed or hanging call must not hold up the calls behind it.
-		rs.ServeCodec(codec)
-		return
-	}
-	// Otherwise serve each call on this goroutine: ServeCodec starts a
-	// goroutine per call, and that hand-off was the largest part of the
-	// agent's cost per call (bench/README.md). Calls pipelined on one
-	// connection are answered in order. ServeRequest also fails for an
-	// unknown method, which is answered and must not end the connection;
-	// reading has ended only when the codec says so.
+	h := &handler{s: s, c: c}
+	codec := wire.NewServerCodec(c, wire.MaxMessageSize(s.cfg.MaxMessageSize))
+	concurrent := s.cfg.Faults.blocksCalls()
+	var calls sync.WaitGroup
+	var req rpc.Request
 	for {
-		if err := rs.ServeRequest(codec); err != nil && c.readingStopped() {
+		c.startFrame()
+		req = rpc.Request{}
+		if err := codec.ReadRequestHeader(&req); err != nil {
+			s.readEnded(c, err)
 			break
 		}
+		call, err := h.read(codec, &req)
+		if err != nil {
+			// A malformed argument: answer it, then stop, since the
+			// stream's framing can no longer be trusted.
+			h.reply(codec, req.Seq, req.ServiceMethod, nil, err)
+			s.readEnded(c, err)
+			break
+		}
+		if concurrent {
+			calls.Go(func() { h.serve(codec, call) })
+			continue
+		}
+		h.serve(codec, call)
 	}
+	calls.Wait()
 	_ = codec.Close()
+}
+
+// rpcCall is one decoded call, ready to run: run returns the result to
+// encode and the call's error.
+type rpcCall struct {
+	seq    uint64
+	method string
+	run    func() (any, error)
+}
+
+// read decodes the argument of the call whose header is req. An unknown
+// method is not an error of the stream: its argument is skipped and the
+// call answers an error, as net/rpc's server does.
+func (h *handler) read(codec *wire.ServerCodec, req *rpc.Request) (rpcCall, error) {
+	call := rpcCall{seq: req.Seq, method: req.ServiceMethod}
+	switch shortMethodOf(req.ServiceMethod) {
+	case methodModuleInit:
+		in := new(wire.RPCMsgIn)
+		call.run = func() (any, error) {
+			out := new(wire.RPCMsgOut)
+			return out, h.ModuleInit(in, out)
+		}
+		return call, codec.ReadRequestBody(in)
+	case methodPreRequest:
+		in := new(wire.RPCMsgIn)
+		call.run = func() (any, error) {
+			out := new(wire.RPCMsgOut)
+			return out, h.PreRequest(in, out)
+		}
+		return call, codec.ReadRequestBody(in)
+	case methodPostRequest:
+		in := new(wire.RPCMsgIn)
+		call.run = func() (any, error) {
+			var n int
+			err := h.PostRequest(in, &n)
+			return n, err
+		}
+		return call, codec.ReadRequestBody(in)
+	case methodUpdateRequest:
+		in := new(wire.RPCMsgIn2)
+		call.run = func() (any, error) {
+			var n int
+			err := h.UpdateRequest(in, &n)
+			return n, err
+		}
+		return call, codec.ReadRequestBody(in)
+	}
+	h.s.rec.countDeviation(DeviationUnknownMethod)
+	h.s.log.Warn("unknown RPC method; answering with an error", "conn", h.c.id, "rpc_method", req.ServiceMethod)
+	call.run = func() (any, error) {
+		return nil, errors.New("rpc: can't find method " + req.ServiceMethod)
+	}
+	return call, codec.ReadRequestBody(nil)
+}
+
+// serve runs call and writes its reply.
+func (h *handler) serve(codec *wire.ServerCodec, call rpcCall) {
+	result, err := call.run()
+	h.reply(codec, call.seq, call.method, result, err)
+}
+
+// reply writes the answer to one call: its result, or its error as the
+// RPC error. A failed write means the module is gone; the read loop ends
+// on its own.
+func (h *handler) reply(codec *wire.ServerCodec, seq uint64, method string, result any, err error) {
+	resp := rpc.Response{ServiceMethod: method, Seq: seq}
+	if err != nil {
+		resp.Error = err.Error()
+		result = nil
+	}
+	if werr := codec.WriteResponse(&resp, result); werr != nil {
+		h.s.log.Debug("writing a reply", "conn", h.c.id, "rpc_method", method, "error", werr)
+	}
 }
 
 // readEnded logs why reading from c stopped: quietly for ordinary closes,

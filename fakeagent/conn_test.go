@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/rpc"
 	"os"
 	"strings"
 	"testing"
@@ -248,4 +249,57 @@ func TestLargeFrameThenSmallFramesOnOneConnection(t *testing.T) {
 	rec := s.Requests()[0]
 	assert.Equal(t, 100000, rec.BodySize)
 	assert.Len(t, rec.In.PostBody, recordBodyLimit)
+}
+
+func TestPipelinedCallsOnOneConnectionAreAnsweredInOrder(t *testing.T) {
+	s := Start(t)
+	nc := dialRaw(t, s)
+	// Three calls, an unknown one among them, in a single write.
+	var frames []byte
+	frames = append(frames, requestFrame(7, "RPC.PreRequest", marshalArg(sqli()))...)
+	frames = append(frames, requestFrame(8, "RPC.Bogus", marshalArg(benign()))...)
+	frames = append(frames, requestFrame(9, "RPC.PreRequest", marshalArg(benign()))...)
+	_, err := nc.Write(frames)
+	require.NoError(t, err)
+
+	require.NoError(t, nc.SetReadDeadline(time.Now().Add(callTimeout)))
+	codec := wire.NewClientCodec(nc)
+	want := []struct {
+		seq  uint64
+		err  string
+		code int32
+	}{{7, "", 406}, {8, "can't find method RPC.Bogus", 0}, {9, "", 200}}
+	for _, w := range want {
+		var resp rpc.Response
+		require.NoError(t, codec.ReadResponseHeader(&resp))
+		assert.Equal(t, w.seq, resp.Seq)
+		var out wire.RPCMsgOut
+		require.NoError(t, codec.ReadResponseBody(&out))
+		if w.err != "" {
+			assert.Contains(t, resp.Error, w.err)
+			continue
+		}
+		assert.Empty(t, resp.Error)
+		assert.Equal(t, w.code, out.WAFResponse, "call %d", w.seq)
+	}
+}
+
+func TestAHungPipelinedCallDoesNotHoldUpTheNextOne(t *testing.T) {
+	// Every PreRequest hangs; ModuleInit does not.
+	s := Start(t, WithFaults(Faults{HangRate: 1, Methods: []string{methodPreRequest}}))
+	nc := dialRaw(t, s)
+	var frames []byte
+	frames = append(frames, requestFrame(1, "RPC.PreRequest", marshalArg(benign()))...)
+	frames = append(frames, requestFrame(2, "RPC.ModuleInit", marshalArg(&wire.RPCMsgIn{ModuleVersion: "test 1.0", Timestamp: 1, NowMillis: 1000}))...)
+	_, err := nc.Write(frames)
+	require.NoError(t, err)
+
+	require.NoError(t, nc.SetReadDeadline(time.Now().Add(callTimeout)))
+	codec := wire.NewClientCodec(nc)
+	var resp rpc.Response
+	require.NoError(t, codec.ReadResponseHeader(&resp))
+	assert.Equal(t, uint64(2), resp.Seq, "the ModuleInit behind the hung call is answered")
+	var out wire.RPCMsgOut
+	require.NoError(t, codec.ReadResponseBody(&out))
+	assert.Equal(t, int32(200), out.WAFResponse)
 }
