@@ -2,6 +2,8 @@ package faults
 
 import (
 	"fmt"
+	"net/http"
+	"slices"
 	"os"
 	"strings"
 	"syscall"
@@ -33,6 +35,50 @@ func TestAgentKilledMidLoadAndRestarted(t *testing.T) {
 		t.Run(n.name, func(t *testing.T) {
 			r := newRig(t, n.network, 100*time.Millisecond)
 			outageAndBack(t, r, r.killAgent, "1 agent SIGKILLed, restarted "+n.name, "outage", "restart")
+		})
+	}
+}
+
+// Case 1b: right after a restart every pooled connection is dead; the
+// first requests must still be inspected, not fail open on them.
+func TestNoAttackPassesRightAfterARestart(t *testing.T) {
+	const attacks = 20
+	for _, n := range networks {
+		t.Run(n.name, func(t *testing.T) {
+			r := newRig(t, n.network, 100*time.Millisecond)
+			before := r.stats()
+			require.Equal(t, appMaxConns, before.RPC.OpenConns, "the warm-up's 16 clients filled the pool")
+
+			r.killAgent()
+			r.startAgent()
+			var codes []int
+			var took []time.Duration
+			for range attacks {
+				start := time.Now()
+				resp, err := probeClient.Get(r.app.url + attackQuery)
+				require.NoError(t, err)
+				resp.Body.Close()
+				took = append(took, time.Since(start))
+				codes = append(codes, resp.StatusCode)
+			}
+			slices.Sort(took)
+			after := r.stats()
+			blocked := 0
+			for _, c := range codes {
+				if c == http.StatusNotAcceptable {
+					blocked++
+				}
+			}
+			assert.Equal(t, attacks, blocked, "sequential attacks after the restart: %v", codes)
+			assert.Equal(t, before.FailOpen, after.FailOpen, "fail-opens after the restart")
+			summary.add(t, caseRow{
+				name: "1b agent SIGKILLed with a full pool, restarted " + n.name + ", then sequential attacks",
+				load: tally{sent: attacks, blocked: blocked, failed: attacks - blocked, attacks: attacks, attacksBlocked: blocked,
+					p50: took[attacks/2], p90: took[attacks*9/10], p99: took[attacks-1], max: took[attacks-1]},
+				notes: fmt.Sprintf("%d of %d attacks blocked, %d failed open; %d retried on a fresh connection, %d dead pooled connections discarded unused",
+					blocked, attacks, after.FailOpen-before.FailOpen, after.RPC.Retries-before.RPC.Retries,
+					appMaxConns-int(after.RPC.Retries-before.RPC.Retries)),
+			})
 		})
 	}
 }

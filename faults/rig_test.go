@@ -24,7 +24,7 @@ const (
 	// goroutineSlack and fdSlack are how many goroutines and open files
 	// the app may hold above its idle baseline once the load is over: the
 	// pool may hold a different number of agent connections (each one a
-	// descriptor and a reader goroutine) than when the baseline was taken.
+	// descriptor) than when the baseline was taken.
 	goroutineSlack = appMaxConns + 6
 	fdSlack        = appMaxConns + 1
 	// resumeTimeout bounds the wait for inspection to resume once a
