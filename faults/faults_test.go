@@ -3,8 +3,8 @@ package faults
 import (
 	"fmt"
 	"net/http"
-	"slices"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
