@@ -111,14 +111,14 @@ func (ri *RPCInspector) UpdateRequest(in *RPCMsgIn2, _ *RPCMsgOut) error {
 	return ri.call(wire.MethodUpdateRequest, in, &n)
 }
 
-// callMsgOut decodes into a private reply and copies it out on success: a
-// reply that arrives after the timeout must never write into out.
+// callMsgOut decodes the reply into out. The reply is read on this
+// goroutine and never after the call returns; out is left empty on error.
 func (ri *RPCInspector) callMsgOut(method string, in *RPCMsgIn, out *RPCMsgOut) error {
-	reply := new(RPCMsgOut)
-	if err := ri.call(method, in, reply); err != nil {
+	*out = RPCMsgOut{}
+	if err := ri.call(method, in, out); err != nil {
+		*out = RPCMsgOut{}
 		return err
 	}
-	*out = *reply
 	return nil
 }
 

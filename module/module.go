@@ -208,7 +208,7 @@ func (m *Module) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	r.Header.Set("X-Sigsci-Agentresponse", strconv.Itoa(code))
+	r.Header["X-Sigsci-Agentresponse"] = []string{statusString(code)}
 	if out.RequestID != "" {
 		r.Header.Set("X-Sigsci-Requestid", out.RequestID)
 	}
@@ -250,6 +250,18 @@ func (m *Module) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	m.report(in, out.RequestID, rw, w.Header(), elapsed)
+}
+
+// statusString is strconv.Itoa for a WAFResponse, without allocating for
+// the usual ones.
+func statusString(code int) string {
+	switch code {
+	case http.StatusOK:
+		return "200"
+	case http.StatusNotAcceptable:
+		return "406"
+	}
+	return strconv.Itoa(code)
 }
 
 // failOpen serves r as if the agent had allowed it.

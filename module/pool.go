@@ -52,6 +52,8 @@ type pool struct {
 type agentConn struct {
 	nc       net.Conn
 	codec    *wire.ClientCodec
+	req      rpc.Request  // reused by every call
+	resp     rpc.Response // reused by every call
 	seq      uint64
 	epoch    uint64    // the pool's epoch when it was dialed or last proved alive
 	lastUsed time.Time // when it was put back
@@ -282,11 +284,12 @@ func (c *agentConn) do(deadline time.Time, method string, args, reply any) error
 		return err
 	}
 	c.seq++
-	if err := c.codec.WriteRequest(&rpc.Request{ServiceMethod: method, Seq: c.seq}, args); err != nil {
+	c.req = rpc.Request{ServiceMethod: method, Seq: c.seq}
+	if err := c.codec.WriteRequest(&c.req, args); err != nil {
 		return fmt.Errorf("sending to the agent: %w", err)
 	}
-	var resp rpc.Response
-	if err := c.codec.ReadResponseHeader(&resp); err != nil {
+	resp := &c.resp
+	if err := c.codec.ReadResponseHeader(resp); err != nil {
 		return fmt.Errorf("reading the agent's reply: %w", err)
 	}
 	if resp.Seq != c.seq {

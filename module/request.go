@@ -78,7 +78,8 @@ func (m *Module) requestHeaders(r *http.Request) [][2]string {
 		return out
 	}
 	n := 1
-	keys := make([]string, 0, len(r.Header))
+	var keysBuf [32]string // most requests have fewer headers: no allocation
+	keys := keysBuf[:0]
 	for k, vs := range r.Header {
 		keys = append(keys, k)
 		n += len(vs)
@@ -99,7 +100,8 @@ func (m *Module) requestHeaders(r *http.Request) [][2]string {
 
 // responseHeaders lists response headers in a stable order.
 func responseHeaders(h http.Header) [][2]string {
-	keys := make([]string, 0, len(h))
+	var keysBuf [32]string
+	keys := keysBuf[:0]
 	n := 0
 	for k, vs := range h {
 		keys = append(keys, k)
