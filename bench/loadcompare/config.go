@@ -19,8 +19,16 @@ type Variant struct {
 	Name        string
 	Transport   string // "", "unix" or "tcp": the agent's network; "" is bare
 	ConnPerCall bool
+	Agent       string // AgentNative (""), AgentZero or AgentCRS
 	Description string
 }
+
+// The agents a variant can run against.
+const (
+	AgentNative = ""     // the fake agent with its native engine
+	AgentZero   = "zero" // the zero-cost agent (ServeZeroAgent): the floor
+	AgentCRS    = "crs"  // the fake agent with -fake-engine crs: the real agent's cost profile
+)
 
 // Bare reports whether the variant runs without the module.
 func (v Variant) Bare() bool { return v.Transport == "" }
@@ -32,8 +40,10 @@ var (
 	VariantTCP    = Variant{Name: "tcp", Transport: "tcp", Description: "module, pooled connections, TCP loopback"}
 	VariantUDSCPC = Variant{Name: "uds-cpc", Transport: "unix", ConnPerCall: true, Description: "module, a connection per call (upstream's way), Unix socket"}
 	VariantTCPCPC = Variant{Name: "tcp-cpc", Transport: "tcp", ConnPerCall: true, Description: "module, a connection per call (upstream's way), TCP loopback"}
+	VariantZero   = Variant{Name: "uds-zero", Transport: "unix", Agent: AgentZero, Description: "module, pooled, Unix socket, against a zero-cost agent (no inspection: the module's own cost)"}
+	VariantCRS    = Variant{Name: "uds-crs", Transport: "unix", Agent: AgentCRS, Description: "module, pooled, Unix socket, against the fake agent's CRS engine (Coraza)"}
 
-	AllVariants = []Variant{VariantBare, VariantUDS, VariantTCP, VariantUDSCPC, VariantTCPCPC}
+	AllVariants = []Variant{VariantBare, VariantUDS, VariantTCP, VariantUDSCPC, VariantTCPCPC, VariantZero, VariantCRS}
 )
 
 // ParseVariants parses a comma-separated list of variant names, keeping
@@ -111,6 +121,10 @@ type Config struct {
 	// skips it.
 	EchoArgv []string
 
+	// ZeroAgentArgv runs the zero-cost agent (see RunZeroAgentMain) for
+	// the variants with AgentZero; it must be set when they are compared.
+	ZeroAgentArgv []string
+
 	// HelloworldBin and FakeAgentBin, when set, are used instead of
 	// building the commands: to compare a prototype or another branch.
 	HelloworldBin, FakeAgentBin string
@@ -164,6 +178,11 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Request != RequestGet && c.Request != RequestPost {
 		return fmt.Errorf("request %q: want %q or %q", c.Request, RequestGet, RequestPost)
+	}
+	for _, v := range c.Variants {
+		if v.Agent == AgentZero && len(c.ZeroAgentArgv) == 0 {
+			return fmt.Errorf("variant %s needs the zero-cost agent, and ZeroAgentArgv is not set", v.Name)
+		}
 	}
 	if c.GoCmd == "" {
 		c.GoCmd = GoCommand()

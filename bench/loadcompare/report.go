@@ -127,7 +127,7 @@ func WriteReport(w io.Writer, res *Results) error {
 	}
 	b.WriteString(strings.Join(vd, "; ") + ".\n\n")
 
-	b.WriteString("## Targets (issue 5)\n\n")
+	b.WriteString("## Targets (issue 13)\n\n")
 	b.WriteString("| target | goal | measured | met |\n|---|---|---|---|\n")
 	for _, t := range res.Targets {
 		met := "not measured"

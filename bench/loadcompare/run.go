@@ -152,6 +152,10 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (res *Results, err erro
 			if err != nil {
 				return nil, err
 			}
+			if v.Agent != AgentNative {
+				rr.Label += ", " + v.Agent + " agent"
+				rr.Agent = v.Agent
+			}
 			fmt.Fprintf(log, "PreRequest round trip, %s: mean %.1fµs p50 %.1fµs p99 %.1fµs over %d calls, %d errors, %d agent connections opened\n",
 				rr.Label, rr.MeanUs, rr.P50Us, rr.P99Us, rr.Calls, rr.Errors, rr.AgentConns)
 			res.RPC = append(res.RPC, rr)
@@ -179,7 +183,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (res *Results, err erro
 	res.Meta.LoadAfter = LoadAverage()
 	res.Meta.Elapsed = time.Since(began).Round(time.Second).String()
 	res.Summary = Summarize(res.Runs, res.Meta.Variants, cfg.Conns)
-	res.Targets = Targets(res.Summary, res.RPC)
+	res.Targets = Targets(res.Summary, res.RPC, res.Floor)
 	return res, nil
 }
 
@@ -237,11 +241,20 @@ func (r *runner) startAgent(ctx context.Context, v Variant, logs string) (*agent
 	if err != nil {
 		return nil, err
 	}
-	p, err := StartProcess(ctx, name, logs, "fakeagent: listening on ", readyTimeout, r.bins.FakeAgent,
+	bin, args := r.bins.FakeAgent, []string{
 		"-rpc-address", rpcAddr,
 		"-shared-cache-dir", filepath.Join(r.tmp, "cache-"+v.Name),
 		"-agent-mode", "blocking",
-		"-admin-address", admin)
+		"-admin-address", admin,
+	}
+	switch v.Agent {
+	case AgentZero:
+		bin = r.cfg.ZeroAgentArgv[0]
+		args = append(append([]string(nil), r.cfg.ZeroAgentArgv[1:]...), "-rpc-address", rpcAddr, "-admin-address", admin)
+	case AgentCRS:
+		args = append(args, "-fake-engine", "crs")
+	}
+	p, err := StartProcess(ctx, name, logs, "fakeagent: listening on ", readyTimeout, bin, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,14 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if len(os.Args) > 1 && os.Args[1] == ZeroAgentFlag {
+		// The test binary re-executed as the zero-cost agent.
+		if err := RunZeroAgentMain(os.Args[2:], os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	os.Exit(m.Run())
 }
 
@@ -33,25 +41,30 @@ func TestRunSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	zero, err := ZeroAgentArgv()
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var log bytes.Buffer
 	res, err := Run(ctx, Config{
-		OutDir:      t.TempDir(),
-		Variants:    []Variant{VariantBare, VariantUDS, VariantTCP},
-		Conns:       []int{2},
-		Rounds:      1,
-		Duration:    300 * time.Millisecond,
-		Warmup:      50 * time.Millisecond,
-		RPCDuration: 100 * time.Millisecond,
-		EchoArgv:    echo,
-		CommandLine: "go test",
+		OutDir:        t.TempDir(),
+		Variants:      []Variant{VariantBare, VariantUDS, VariantTCP, VariantZero},
+		Conns:         []int{2},
+		Rounds:        1,
+		Duration:      300 * time.Millisecond,
+		Warmup:        50 * time.Millisecond,
+		RPCDuration:   100 * time.Millisecond,
+		EchoArgv:      echo,
+		ZeroAgentArgv: zero,
+		CommandLine:   "go test",
 	}, &log)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
-	if len(res.Runs) != 3 || len(res.Summary) != 3 {
-		t.Fatalf("%d runs, %d summaries; want 3 of each\n%s", len(res.Runs), len(res.Summary), log.String())
+	if len(res.Runs) != 4 || len(res.Summary) != 4 {
+		t.Fatalf("%d runs, %d summaries; want 4 of each\n%s", len(res.Runs), len(res.Summary), log.String())
 	}
 	for _, r := range res.Runs {
 		if r.Requests == 0 || r.Errors() != 0 {
@@ -64,8 +77,8 @@ func TestRunSmoke(t *testing.T) {
 			t.Errorf("%s: p50 %v, %v req/s", r.Variant, r.P50Us, r.RPS)
 		}
 	}
-	if len(res.RPC) != 2 || len(res.Floor) != 2 {
-		t.Errorf("%d PreRequest and %d ping-pong measurements, want 2 and 2", len(res.RPC), len(res.Floor))
+	if len(res.RPC) != 3 || len(res.Floor) != 2 {
+		t.Errorf("%d PreRequest and %d ping-pong measurements, want 3 and 2", len(res.RPC), len(res.Floor))
 	}
 	for _, r := range append(res.RPC, res.Floor...) {
 		if r.Calls == 0 || r.Errors != 0 {

@@ -43,11 +43,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	if len(args) > 1 && args[1] == loadcompare.ZeroAgentFlag {
+		// This program re-executed as the zero-cost agent.
+		if err := loadcompare.RunZeroAgentMain(args[2:], stdout); err != nil {
+			fmt.Fprintln(stderr, "loadcompare:", err)
+			return 1
+		}
+		return 0
+	}
 	fs := flag.NewFlagSet("loadcompare", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
 		out      = fs.String("out", "", "output `directory` (default results/<YYYY-MM-DD> in the current directory)")
-		variants = fs.String("variants", "bare,uds,tcp,uds-cpc,tcp-cpc", "comma-separated `variants` to compare")
+		variants = fs.String("variants", "bare,uds,tcp,uds-cpc,tcp-cpc,uds-zero,uds-crs", "comma-separated `variants` to compare")
 		conns    = fs.String("conns", "1,32", "comma-separated connection `counts`")
 		rounds   = fs.Int("rounds", 3, "`rounds` of interleaved measurements")
 		duration = fs.Duration("duration", 5*time.Second, "measured `time` per variant, connection count and round")
@@ -106,6 +114,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		HelloworldBin:  *hwBin,
 		FakeAgentBin:   *faBin,
 		CommandLine:    commandLine(args[1:]),
+	}
+	if cfg.ZeroAgentArgv, err = loadcompare.ZeroAgentArgv(); err != nil {
+		fmt.Fprintln(stderr, "loadcompare:", err)
+		return 1
 	}
 	if cfg.EchoArgv, err = loadcompare.EchoArgv(); err != nil {
 		fmt.Fprintln(stderr, "loadcompare:", err)
