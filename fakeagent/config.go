@@ -64,8 +64,8 @@ type Config struct {
 	RulesFile string
 	// Decider, when set, answers every PreRequest instead of the
 	// inspection engine, so that a test can script any reply. Its
-	// RequestID is used as given; X-Sigsci-Tags in its RequestHeaders are
-	// recorded as the request's signals.
+	// RequestID and RequestHeaders are used as given; X-SigSci-Tags (any
+	// case) in its RequestHeaders are recorded as the request's signals.
 	Decider func(*wire.RPCMsgIn) wire.RPCMsgOut
 
 	// SharedCacheDir, when set, is created at Listen and receives
@@ -98,6 +98,14 @@ type Config struct {
 
 	// DebugLogWebInputs logs every call with its request line and decision.
 	DebugLogWebInputs bool
+	// RecordRaw records, serves (Requests, /requests) and logs request
+	// contents as the module sent them. By default what the real agent
+	// redacts is redacted first: sensitive headers (Authorization, Cookie,
+	// Set-Cookie, names containing token, auth, key, sess, pass or
+	// secret), the query of Referer and Location, sensitive parameters,
+	// card and social security numbers. Inspection always sees the raw
+	// request.
+	RecordRaw bool
 
 	// Faults injects latency, errors, dropped connections and hangs.
 	Faults Faults

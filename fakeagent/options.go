@@ -70,5 +70,9 @@ func WithStartupDelay(d time.Duration) Option { return func(c *Config) { c.Start
 // "127.0.0.1:0".
 func WithAdminAddress(address string) Option { return func(c *Config) { c.AdminAddress = address } }
 
+// WithRecordRaw records, serves and logs request contents unredacted (see
+// Config.RecordRaw).
+func WithRecordRaw() Option { return func(c *Config) { c.RecordRaw = true } }
+
 // WithLogger sends the server's logs to l.
 func WithLogger(l *slog.Logger) Option { return func(c *Config) { c.Logger = l } }

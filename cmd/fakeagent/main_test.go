@@ -189,7 +189,7 @@ func TestHelpListsEveryOptionWithItsVariable(t *testing.T) {
 		"fake-drop-rate", "fake-hang-rate", "fake-fault-methods", "fake-seed", "fake-update-expiry",
 		"fake-recent-requests", "fake-max-pending", "fake-startup-delay", "fake-max-connections",
 		"fake-max-message-size", "fake-idle-timeout", "fake-socket-mode", "fake-shutdown-timeout",
-		"fake-log-level",
+		"fake-log-level", "fake-record-raw",
 	} {
 		assert.Regexp(t, `\n  -`+name+`[ \n]`, r.stdout)
 		assert.Contains(t, r.stdout, "[$"+envName(name)+"]")
@@ -326,9 +326,11 @@ func TestOptionsBecomeTheConfig(t *testing.T) {
 	require.NoError(t, parse(fs, []string{
 		"-rpc-address", "tcp:127.0.0.1:0", "-fake-max-connections", "0", "-fake-idle-timeout", "0",
 		"-fake-latency", "3ms", "-fake-fault-methods", "PreRequest, UpdateRequest", "-fake-socket-mode", "0660",
+		"-fake-record-raw",
 	}, getenv(nil)))
 	cfg, err := o.config()
 	require.NoError(t, err)
+	assert.True(t, cfg.RecordRaw)
 	assert.Equal(t, "tcp", cfg.Network)
 	assert.Equal(t, "127.0.0.1:0", cfg.Address)
 	assert.Negative(t, cfg.MaxConnections, "0 means no limit")

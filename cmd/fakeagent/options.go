@@ -57,6 +57,7 @@ type options struct {
 	socketMode     socketModeValue
 	shutdownTime   durationValue
 	logLevel       slog.Level
+	recordRaw      bool
 
 	version bool
 }
@@ -116,6 +117,7 @@ func (o *options) agentFlags(fs *flag.FlagSet) {
 	fs.Var(&o.socketMode, "fake-socket-mode", "`permissions` of the Unix socket, in octal")
 	fs.Var(&o.shutdownTime, "fake-shutdown-timeout", "`duration` shutdown waits for calls in flight")
 	fs.TextVar(&o.logLevel, "fake-log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
+	fs.BoolVar(&o.recordRaw, "fake-record-raw", false, "record, serve on /requests and log request contents unredacted (by default what the real agent redacts is redacted)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 }
 
@@ -182,6 +184,7 @@ func (o *options) config() (fakeagent.Config, error) {
 		StartupDelay:         o.startupDelay.d,
 		AdminAddress:         string(o.adminAddress),
 		DebugLogWebInputs:    o.debugLogWebInputs,
+		RecordRaw:            o.recordRaw,
 		Faults: fakeagent.Faults{
 			Latency:       o.latency.d,
 			LatencyJitter: o.latencyJitter.d,
