@@ -99,15 +99,21 @@ type Record struct {
 	In       wire.RPCMsgIn `json:"in"`
 	BodySize int           `json:"body_size"` // the full length of PostBody
 	// Out is the reply sent; zero when a fault replaced it.
-	Out          wire.RPCMsgOut `json:"out"`
-	Signals      []string       `json:"signals"`
-	Rule         string         `json:"rule,omitempty"` // the rule that decided, if any
-	AgentLatency time.Duration  `json:"agent_latency_ns"`
-	Fault        string         `json:"fault,omitempty"` // "error", "drop" or "hang"
-	Outcome      Outcome        `json:"outcome"`
-	Note         string         `json:"note,omitempty"`
-	Response     *Response      `json:"response,omitempty"`
-	Deviations   []Deviation    `json:"deviations"`
+	Out     wire.RPCMsgOut `json:"out"`
+	Signals []string       `json:"signals"`
+	Rule    string         `json:"rule,omitempty"` // the rule that decided, if any
+	// ClientIP is the client IP rules, thresholds and rate limits saw:
+	// from Config.ClientIPHeader when the request has it, else RemoteAddr.
+	ClientIP string `json:"client_ip,omitempty"`
+	// Policy says what the attack thresholds and rate limits did, if
+	// anything (Config.Decision, Config.RateLimits).
+	Policy       string        `json:"policy,omitempty"`
+	AgentLatency time.Duration `json:"agent_latency_ns"`
+	Fault        string        `json:"fault,omitempty"` // "error", "drop" or "hang"
+	Outcome      Outcome       `json:"outcome"`
+	Note         string        `json:"note,omitempty"`
+	Response     *Response     `json:"response,omitempty"`
+	Deviations   []Deviation   `json:"deviations"`
 	// Quirks are the module's accepted departures from the usual message
 	// shape (see QuirkStatusLineInHeadersOut); they are not deviations.
 	Quirks []string `json:"quirks,omitempty"`

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -79,7 +80,9 @@ func (h *handler) PreRequest(in *wire.RPCMsgIn, out *wire.RPCMsgOut) error {
 	s, start := h.s, time.Now()
 	s.rec.countCall(methodPreRequest)
 	defer s.metrics.observeCall(methodPreRequest, start)
-	rec := &Record{Conn: h.c.id, Received: s.clock.Now(), Pre: true, In: redactIn(in, s.cfg.RecordRaw), BodySize: len(in.PostBody)}
+	ip := clientIP(in.HeadersIn, s.cfg.ClientIPHeader, in.RemoteAddr)
+	rec := &Record{Conn: h.c.id, Received: s.clock.Now(), Pre: true, In: redactIn(in, s.cfg.RecordRaw),
+		BodySize: len(in.PostBody), ClientIP: ip}
 	devs := checkRequest(in, false)
 
 	f, err := s.inject(methodPreRequest)
@@ -105,17 +108,21 @@ func (h *handler) PreRequest(in *wire.RPCMsgIn, out *wire.RPCMsgOut) error {
 		d := s.engine.Decide(&detect.Request{
 			Method:     in.Method,
 			URI:        in.URI,
-			RemoteAddr: in.RemoteAddr,
+			RemoteAddr: ip,
 			Headers:    in.HeadersIn,
 			Body:       in.PostBody,
 		})
-		out.WAFResponse = d.WAFResponse
-		out.RequestHeaders = agentHeaderCase(d.RequestHeaders)
+		v := verdict{WAFResponse: d.WAFResponse, Signals: d.Signals, RuleDecided: d.Rule != ""}
+		if s.engine.Mode() != detect.ModeOff {
+			s.policy.apply(ip, s.clock.Now(), &v)
+		}
+		out.WAFResponse = v.WAFResponse
+		out.RequestHeaders = replyHeaders(d.RequestHeaders, v.Signals, s.cfg.CustomRequestHeaders)
 		out.RespActions = d.RespActions
-		if len(d.Signals) > 0 {
+		if len(v.Signals) > 0 {
 			out.RequestID = newRequestID()
 		}
-		rec.Signals, rec.Rule = d.Signals, d.Rule
+		rec.Signals, rec.Rule, rec.Policy = v.Signals, d.Rule, v.Note
 	}
 	rec.Out = *out
 	rec.AgentLatency = time.Since(start)
@@ -123,8 +130,8 @@ func (h *handler) PreRequest(in *wire.RPCMsgIn, out *wire.RPCMsgOut) error {
 	s.metrics.decision(out.WAFResponse, rec.Signals)
 	if s.cfg.DebugLogWebInputs {
 		s.log.Info("PreRequest", "conn", h.c.id, "method", in.Method, "uri", rec.In.URI,
-			"remote_addr", in.RemoteAddr, "waf_response", out.WAFResponse,
-			"tags", strings.Join(rec.Signals, ","), "rule", rec.Rule,
+			"remote_addr", in.RemoteAddr, "client_ip", ip, "waf_response", out.WAFResponse,
+			"tags", strings.Join(rec.Signals, ","), "rule", rec.Rule, "policy", rec.Policy,
 			"request_id", out.RequestID, "duration", rec.AgentLatency)
 	}
 	return nil
@@ -274,6 +281,27 @@ func agentHeaderCase(h [][2]string) [][2]string {
 		out[i] = kv
 	}
 	return out
+}
+
+// replyHeaders returns the RequestHeaders of a reply: the engine's, spelled
+// as the real agent spells them, with the tags header listing signals
+// (which the policy may have added to), then the custom request headers.
+func replyHeaders(engine [][2]string, signals []string, custom [][2]string) [][2]string {
+	h := agentHeaderCase(engine)
+	if len(signals) > 0 {
+		tags := strings.Join(signals, ",")
+		i := slices.IndexFunc(h, func(kv [2]string) bool { return kv[0] == HeaderTags })
+		switch {
+		case i < 0:
+			h = append([][2]string{{HeaderTags, tags}}, h...)
+		case h[i][1] != tags:
+			h[i][1] = tags
+		}
+	}
+	if len(custom) > 0 {
+		h = append(h[:len(h):len(h)], custom...)
+	}
+	return h
 }
 
 // tagsOf returns the signals listed in an X-SigSci-Tags request header

@@ -55,6 +55,7 @@ type Server struct {
 	metrics        *metrics
 	metricsHandler http.Handler
 	rec            *recorder
+	policy         *policy
 	settings       configSettings
 	fingerprint    string
 	created        time.Time
@@ -106,6 +107,14 @@ func New(cfg Config) (*Server, error) {
 		if rules, err = detect.LoadRules(cfg.RulesFile); err != nil {
 			return nil, fmt.Errorf("fakeagent: loading rules from %s: %w", cfg.RulesFile, err)
 		}
+		limits, err := LoadRateLimits(cfg.RulesFile)
+		if err != nil {
+			return nil, fmt.Errorf("fakeagent: loading rate limits from %s: %w", cfg.RulesFile, err)
+		}
+		cfg.RateLimits = append(cfg.RateLimits, limits...)
+		if err := normalizeRateLimits(cfg.RateLimits); err != nil {
+			return nil, fmt.Errorf("fakeagent: config: RateLimits: %w", err)
+		}
 	}
 	for i, r := range rules {
 		if err := r.Validate(); err != nil {
@@ -137,6 +146,7 @@ func New(cfg Config) (*Server, error) {
 		metrics:        m,
 		metricsHandler: m.handler(cfg.Logger),
 		rec:            newRecorder(cfg.Clock, cfg.UpdateExpiry, cfg.RecentRequests, cfg.MaxPending, m),
+		policy:         newPolicy(&cfg),
 		settings:       settings,
 		fingerprint:    fp,
 		created:        cfg.Clock.Now(),
