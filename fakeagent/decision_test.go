@@ -1,6 +1,7 @@
 package fakeagent
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/rpc"
 	"testing"
@@ -387,4 +388,50 @@ func TestValidBlockCode(t *testing.T) {
 	for code, want := range map[int]bool{200: false, 300: false, 301: true, 302: true, 303: false, 399: false, 400: true, 406: true, 429: true, 599: true, 600: false} {
 		assert.Equal(t, want, ValidBlockCode(code), "%d", code)
 	}
+}
+
+func TestStatsShowModulesAndFlaggedIPs(t *testing.T) {
+	clock := NewManualClock(epoch)
+	s := Start(t, WithClock(clock), WithAdminAddress("127.0.0.1:0"), WithDecision(DecisionThreshold),
+		WithThresholds(time.Hour, Threshold{time.Minute, 2}))
+	cl := dial(t, s)
+	in := sqli()
+	in.ModuleVersion = "sigsci-module-nodejs 2.2.1"
+	pre(t, cl, in)
+	pre(t, cl, in)
+
+	_, body := httpGet(t, "http://"+s.AdminAddr()+"/stats")
+	var st Stats
+	require.NoError(t, json.Unmarshal([]byte(body), &st))
+	require.Len(t, st.Modules, 1)
+	assert.Equal(t, "sigsci-module-nodejs 2.2.1", st.Modules[0].ModuleVersion)
+	assert.False(t, st.Modules[0].SentModuleInit)
+	assert.EqualValues(t, 2, st.Modules[0].PreRequests)
+	assert.Equal(t, []FlaggedIP{{IP: "192.0.2.10", Flagged: epoch, Until: epoch.Add(time.Hour), Threshold: Threshold{time.Minute, 2}}}, st.FlaggedIPs)
+	assert.EqualValues(t, 2, st.Calls[methodPreRequest])
+}
+
+func TestFingerprintFollowsTheDecisionSettings(t *testing.T) {
+	fp := func(opts ...Option) string {
+		t.Helper()
+		cfg := Config{}
+		for _, o := range opts {
+			o(&cfg)
+		}
+		s, err := New(cfg)
+		require.NoError(t, err)
+		return s.fingerprint
+	}
+	base := fp()
+	assert.Equal(t, base, fp(), "the same settings, the same fingerprint")
+	for name, opt := range map[string]Option{
+		"the decision mode":      WithDecision(DecisionThreshold),
+		"a rate limit":           WithRateLimits(RateLimit{ID: "a", Threshold: 1, Interval: time.Minute, Duration: time.Minute}),
+		"the client IP header":   WithClientIPHeader("X-Real-IP"),
+		"custom request headers": WithCustomRequestHeaders([2]string{"X-Env", "1"}),
+	} {
+		assert.NotEqual(t, base, fp(opt), name)
+	}
+	assert.NotEqual(t, fp(WithDecision(DecisionThreshold)),
+		fp(WithDecision(DecisionThreshold), WithThresholds(0, Threshold{time.Minute, 5})), "the thresholds")
 }

@@ -130,6 +130,14 @@ func New(cfg Config) (*Server, error) {
 		Decider:      cfg.Decider != nil,
 		UpdateExpiry: cfg.UpdateExpiry,
 		Faults:       cfg.Faults,
+
+		Decision:             cfg.Decision,
+		RateLimits:           cfg.RateLimits,
+		ClientIPHeader:       cfg.ClientIPHeader,
+		CustomRequestHeaders: cfg.CustomRequestHeaders,
+	}
+	if cfg.Decision == DecisionThreshold {
+		settings.Thresholds, settings.FlagDuration = cfg.Thresholds, cfg.FlagDuration
 	}
 	fp, err := fingerprint(settings, rules)
 	if err != nil {
@@ -572,7 +580,7 @@ func (s *Server) shutdown(ctx context.Context, immediate bool) error {
 			s.log.Error("removing the startup probe file", "path", s.cfg.StartupProbeFilepath, "error", err)
 		}
 	}
-	stats := s.rec.stats()
+	stats := s.Stats()
 	if dir := s.cfg.SharedCacheDir; dir != "" && s.listened {
 		snap := stateSnapshot{
 			Written:     s.clock.Now(),
@@ -653,5 +661,9 @@ func (s *Server) Loaded() bool { return s.loaded.Load() }
 // Config.RecentRequests of them.
 func (s *Server) Requests() []Record { return s.rec.snapshot(0) }
 
-// Stats returns the server's counters.
-func (s *Server) Stats() Stats { return s.rec.stats() }
+// Stats returns the server's counters, and the IPs flagged now.
+func (s *Server) Stats() Stats {
+	st := s.rec.stats()
+	st.FlaggedIPs = s.FlaggedIPs()
+	return st
+}

@@ -40,6 +40,9 @@ type Stats struct {
 	// Modules lists the modules seen, by their ModuleInit or their
 	// PreRequests, in order of first appearance.
 	Modules []ModuleInfo `json:"modules"`
+	// FlaggedIPs lists the client IPs flagged by the attack thresholds
+	// (DecisionThreshold) when the stats were taken.
+	FlaggedIPs []FlaggedIP `json:"flagged_ips"`
 }
 
 // ModuleInfo describes a module, told apart by its ModuleVersion,
