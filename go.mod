@@ -3,6 +3,7 @@ module github.com/seed-a2a44e50/ngwaf-helloworld
 go 1.26.0
 
 require (
+	github.com/BurntSushi/toml v1.6.0
 	github.com/corazawaf/libinjection-go v0.3.5
 	github.com/prometheus/client_golang v1.25.0
 	github.com/stretchr/testify v1.12.1

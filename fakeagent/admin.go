@@ -12,12 +12,15 @@ import (
 //	GET /metrics          Prometheus text format
 //	GET /requests?limit=N the last N recorded requests (all when N is 0 or absent),
 //	                      a JSON array of Record, oldest first
+//	GET /stats            Stats as JSON: counters, the modules seen (with
+//	                      whether they sent ModuleInit), the flagged IPs
 //	GET /healthz          200 while serving, 503 once shutting down
 //	GET /startup          503 until the rules are loaded, 200 after
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.metricsHandler)
 	mux.HandleFunc("GET /requests", s.serveRequests)
+	mux.HandleFunc("GET /stats", s.serveStats)
 	mux.HandleFunc("GET /healthz", s.serveHealthz)
 	mux.HandleFunc("GET /startup", s.serveStartup)
 	return mux
@@ -64,5 +67,14 @@ func (s *Server) serveRequests(w http.ResponseWriter, r *http.Request) {
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(recs); err != nil {
 		s.log.Debug("writing /requests", "error", err)
+	}
+}
+
+func (s *Server) serveStats(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(s.Stats()); err != nil {
+		s.log.Debug("writing /stats", "error", err)
 	}
 }

@@ -84,7 +84,7 @@ func TestAdminAPI(t *testing.T) {
 			`fakeagent_open_connections 1`,
 			`fakeagent_connections_total 1`,
 			`fakeagent_deviations_total{kind="missing_host"} 1`,
-			`fakeagent_deviations_total{kind="no_module_init"} 0`,
+			`fakeagent_deviations_total{kind="unknown_request_id"} 0`,
 			`fakeagent_pending_updates 1`,
 			`fakeagent_expired_updates_total 0`,
 			`fakeagent_frame_errors_total{kind="malformed"} 0`,

@@ -37,6 +37,13 @@ type configSettings struct {
 	Decider      bool          `json:"decider,omitempty"`
 	UpdateExpiry time.Duration `json:"update_expiry_ns"`
 	Faults       Faults        `json:"faults"`
+
+	Decision             DecisionMode  `json:"decision"`
+	Thresholds           []Threshold   `json:"thresholds,omitempty"`
+	FlagDuration         time.Duration `json:"flag_duration_ns,omitempty"`
+	RateLimits           []RateLimit   `json:"rate_limits,omitempty"`
+	ClientIPHeader       string        `json:"client_ip_header"`
+	CustomRequestHeaders [][2]string   `json:"custom_request_headers,omitempty"`
 }
 
 // stateSnapshot is what state.json holds, written at shutdown.

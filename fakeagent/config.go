@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -64,8 +65,8 @@ type Config struct {
 	RulesFile string
 	// Decider, when set, answers every PreRequest instead of the
 	// inspection engine, so that a test can script any reply. Its
-	// RequestID is used as given; X-Sigsci-Tags in its RequestHeaders are
-	// recorded as the request's signals.
+	// RequestID and RequestHeaders are used as given; X-SigSci-Tags (any
+	// case) in its RequestHeaders are recorded as the request's signals.
 	Decider func(*wire.RPCMsgIn) wire.RPCMsgOut
 
 	// SharedCacheDir, when set, is created at Listen and receives
@@ -98,6 +99,40 @@ type Config struct {
 
 	// DebugLogWebInputs logs every call with its request line and decision.
 	DebugLogWebInputs bool
+	// RecordRaw records, serves (Requests, /requests) and logs request
+	// contents as the module sent them. By default what the real agent
+	// redacts is redacted first: sensitive headers (Authorization, Cookie,
+	// Set-Cookie, names containing token, auth, key, sess, pass or
+	// secret), the query of Referer and Location, sensitive parameters,
+	// card and social security numbers. Inspection always sees the raw
+	// request.
+	RecordRaw bool
+
+	// Decision is how attack signals become blocks: DecisionImmediate (the
+	// default) or DecisionThreshold.
+	Decision DecisionMode
+	// Thresholds are the attack thresholds of DecisionThreshold. Default
+	// DefaultThresholds.
+	Thresholds []Threshold
+	// FlagDuration is how long DecisionThreshold keeps an IP flagged.
+	// Default DefaultFlagDuration.
+	FlagDuration time.Duration
+	// RateLimits are rate limit rules, applied in either decision mode;
+	// those under rate_limits in RulesFile are added to them.
+	RateLimits []RateLimit
+	// MaxTrackedIPs bounds the client IPs counted for thresholds and rate
+	// limits. Default DefaultMaxTrackedIPs.
+	MaxTrackedIPs int
+	// ClientIPHeader names the request header the client IP for rules,
+	// thresholds and rate limits is taken from when it holds a valid IP
+	// (its first entry), as the real agent's client-ip-header; otherwise
+	// RemoteAddr is. Default DefaultClientIPHeader; NoClientIPHeader ("-")
+	// uses RemoteAddr alone.
+	ClientIPHeader string
+	// CustomRequestHeaders are added to the RequestHeaders of every
+	// PreRequest reply the engine decides (not a Decider's), so that the
+	// module hands them to the application.
+	CustomRequestHeaders [][2]string
 
 	// Faults injects latency, errors, dropped connections and hangs.
 	Faults Faults
@@ -105,8 +140,8 @@ type Config struct {
 	// seed.
 	Seed uint64
 
-	// UpdateExpiry is how long a RequestID waits for its UpdateRequest.
-	// Default DefaultUpdateExpiry.
+	// UpdateExpiry is how long a RequestID waits for its UpdateRequest
+	// (the real agent's context-expiration). Default DefaultUpdateExpiry.
 	UpdateExpiry time.Duration
 	// RecentRequests is how many requests Requests keeps. Default
 	// DefaultRecentRequests.
@@ -247,6 +282,37 @@ func (c *Config) normalize() error {
 			return fmt.Errorf("fakeagent: config: %s %q: %w", a.name, a.addr, err)
 		}
 	}
+	decision, err := ParseDecisionMode(string(c.Decision))
+	if err != nil {
+		return fmt.Errorf("fakeagent: config: Decision: %w", err)
+	}
+	c.Decision = decision
+	if c.Thresholds == nil {
+		c.Thresholds = DefaultThresholds
+	}
+	for i, t := range c.Thresholds {
+		if t.Interval <= 0 || t.Limit < 1 {
+			return fmt.Errorf("fakeagent: config: Thresholds[%d] %v: want an interval above 0 and a limit of at least 1", i, t)
+		}
+	}
+	c.Thresholds = slices.Clone(c.Thresholds)
+	c.RateLimits = slices.Clone(c.RateLimits)
+	if err := normalizeRateLimits(c.RateLimits); err != nil {
+		return fmt.Errorf("fakeagent: config: RateLimits: %w", err)
+	}
+	for i, h := range c.CustomRequestHeaders {
+		if !validHeaderName(h[0]) {
+			return fmt.Errorf("fakeagent: config: CustomRequestHeaders[%d]: %q is not a header name", i, h[0])
+		}
+		if strings.ContainsAny(h[1], "\r\n\x00") {
+			return fmt.Errorf("fakeagent: config: CustomRequestHeaders[%d] (%s): the value holds a line break or NUL", i, h[0])
+		}
+	}
+	if c.ClientIPHeader == "" {
+		c.ClientIPHeader = DefaultClientIPHeader
+	} else if c.ClientIPHeader != NoClientIPHeader && !validHeaderName(c.ClientIPHeader) {
+		return fmt.Errorf("fakeagent: config: ClientIPHeader %q is not a header name", c.ClientIPHeader)
+	}
 	if err := c.Faults.validate(); err != nil {
 		return fmt.Errorf("fakeagent: config: Faults: %w", err)
 	}
@@ -256,6 +322,7 @@ func (c *Config) normalize() error {
 	}{
 		{"StartupDelay", c.StartupDelay},
 		{"UpdateExpiry", c.UpdateExpiry},
+		{"FlagDuration", c.FlagDuration},
 		{"ShutdownTimeout", c.ShutdownTimeout},
 	}
 	for _, f := range nonNegative {
@@ -270,12 +337,15 @@ func (c *Config) normalize() error {
 		{"RecentRequests", c.RecentRequests},
 		{"MaxPending", c.MaxPending},
 		{"MaxMessageSize", c.MaxMessageSize},
+		{"MaxTrackedIPs", c.MaxTrackedIPs},
 	} {
 		if f.n < 0 {
 			return fmt.Errorf("fakeagent: config: %s must not be negative (got %d)", f.name, f.n)
 		}
 	}
 	setDefault(&c.UpdateExpiry, DefaultUpdateExpiry)
+	setDefault(&c.FlagDuration, DefaultFlagDuration)
+	setDefault(&c.MaxTrackedIPs, DefaultMaxTrackedIPs)
 	setDefault(&c.ShutdownTimeout, DefaultShutdownTimeout)
 	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
 	setDefault(&c.RecentRequests, DefaultRecentRequests)
@@ -292,6 +362,21 @@ func (c *Config) normalize() error {
 		c.Version = "dev"
 	}
 	return nil
+}
+
+// validHeaderName reports whether name is an HTTP header name (an RFC
+// 9110 token).
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 func setDefault[T comparable](v *T, def T) {

@@ -14,9 +14,11 @@ type Deviation string
 
 // The deviations the fake agent detects.
 const (
-	// DeviationNoModuleInit: a PreRequest arrived on a connection that
-	// carried no ModuleInit, from a module (by ModuleVersion, or any module
-	// when it sends none) that never sent ModuleInit.
+	// DeviationNoModuleInit is no longer reported: ModuleInit is optional
+	// (only the Go modules send it), so a module that never sends it is
+	// described in Stats.Modules (ModuleInfo.Inits 0) instead.
+	//
+	// Deprecated: never reported; see ModuleInfo.SentModuleInit.
 	DeviationNoModuleInit Deviation = "no_module_init"
 	// DeviationRequestIDNotUpdated: a RequestID got no UpdateRequest within
 	// the update expiry.
@@ -48,7 +50,7 @@ const (
 // allDeviations lists every Deviation, for metrics that should show zero
 // before the first occurrence.
 var allDeviations = []Deviation{
-	DeviationNoModuleInit, DeviationRequestIDNotUpdated, DeviationUnknownRequestID,
+	DeviationRequestIDNotUpdated, DeviationUnknownRequestID,
 	DeviationRemoteAddrWithPort, DeviationMissingRemoteAddr, DeviationMissingHost,
 	DeviationInvalidTimestamp, DeviationMissingMethod, DeviationMissingURI,
 	DeviationInvalidResponseCode, DeviationUnknownMethod,

@@ -42,36 +42,52 @@ func TestCheckRequest(t *testing.T) {
 	}
 }
 
-func TestModuleInitConformance(t *testing.T) {
-	t.Run("a module that never sent ModuleInit", func(t *testing.T) {
+func TestModuleInitIsOptional(t *testing.T) {
+	t.Run("a module that never sends ModuleInit makes no deviation and is described", func(t *testing.T) {
 		s := Start(t)
-		pre(t, dial(t, s), benign())
-		assert.Equal(t, []Deviation{DeviationNoModuleInit}, recordOf(t, s).Deviations)
+		in := benign()
+		in.ModuleVersion, in.ServerVersion, in.ServerFlavor = "sigsci-module-nodejs 2.2.1", "v20.11.1", ""
+		pre(t, dial(t, s), in)
+		pre(t, dial(t, s), in)
+		assert.Empty(t, s.Requests()[0].Deviations)
+		assert.Empty(t, s.Stats().Deviations)
+		mods := s.Stats().Modules
+		require.Len(t, mods, 1)
+		assert.Equal(t, "sigsci-module-nodejs 2.2.1", mods[0].ModuleVersion)
+		assert.Zero(t, mods[0].Inits)
+		assert.False(t, mods[0].SentModuleInit)
+		assert.EqualValues(t, 2, mods[0].PreRequests)
 	})
-	t.Run("ModuleInit on the same connection", func(t *testing.T) {
-		s := Start(t)
-		cl := dial(t, s)
-		moduleInit(t, cl)
-		pre(t, cl, benign())
-		assert.Empty(t, recordOf(t, s).Deviations)
-	})
-	t.Run("ModuleInit on an earlier connection, as upstream modules do", func(t *testing.T) {
+	t.Run("a module that sends ModuleInit on an earlier connection, as upstream Go does", func(t *testing.T) {
 		s := Start(t)
 		init := dial(t, s)
 		moduleInit(t, init)
 		require.NoError(t, init.Close())
 		pre(t, dial(t, s), benign())
 		assert.Empty(t, recordOf(t, s).Deviations)
-		require.Len(t, s.Stats().Modules, 1)
-		assert.Equal(t, testModuleVersion, s.Stats().Modules[0].ModuleVersion)
+		mods := s.Stats().Modules
+		require.Len(t, mods, 1)
+		assert.Equal(t, testModuleVersion, mods[0].ModuleVersion)
+		assert.EqualValues(t, 1, mods[0].Inits)
+		assert.True(t, mods[0].SentModuleInit)
+		assert.EqualValues(t, 1, mods[0].PreRequests)
 	})
-	t.Run("another module's ModuleInit does not count", func(t *testing.T) {
+	t.Run("two modules are described apart", func(t *testing.T) {
 		s := Start(t)
 		moduleInit(t, dial(t, s))
 		in := benign()
-		in.ModuleVersion = "sigsci-module-python 3.0.0"
+		in.ModuleVersion = "sigsci-module-python 1.4.1"
 		pre(t, dial(t, s), in)
-		assert.Equal(t, []Deviation{DeviationNoModuleInit}, recordOf(t, s).Deviations)
+		pre(t, dial(t, s), benign())
+		mods := s.Stats().Modules
+		require.Len(t, mods, 2)
+		assert.Equal(t, testModuleVersion, mods[0].ModuleVersion)
+		assert.EqualValues(t, 1, mods[0].Inits)
+		assert.EqualValues(t, 1, mods[0].PreRequests)
+		assert.Equal(t, "sigsci-module-python 1.4.1", mods[1].ModuleVersion)
+		assert.Zero(t, mods[1].Inits)
+		assert.EqualValues(t, 1, mods[1].PreRequests)
+		assert.Empty(t, s.Stats().Deviations)
 	})
 }
 

@@ -7,7 +7,6 @@ import (
 	"net/rpc"
 	"os"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,8 +30,6 @@ type conn struct {
 	doneOnce  sync.Once
 	closeOnce sync.Once
 	closeErr  error
-
-	initSeen atomic.Bool // a ModuleInit came on this connection
 }
 
 func newConn(nc net.Conn, id uint64, idle time.Duration) *conn {

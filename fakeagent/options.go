@@ -70,5 +70,33 @@ func WithStartupDelay(d time.Duration) Option { return func(c *Config) { c.Start
 // "127.0.0.1:0".
 func WithAdminAddress(address string) Option { return func(c *Config) { c.AdminAddress = address } }
 
+// WithDecision sets how attack signals become blocks (see DecisionMode).
+func WithDecision(m DecisionMode) Option { return func(c *Config) { c.Decision = m } }
+
+// WithThresholds sets the attack thresholds of DecisionThreshold and how
+// long a flagged IP stays flagged (0: DefaultFlagDuration).
+func WithThresholds(flagDuration time.Duration, thresholds ...Threshold) Option {
+	return func(c *Config) { c.Thresholds, c.FlagDuration = thresholds, flagDuration }
+}
+
+// WithRateLimits adds rate limit rules (see RateLimit).
+func WithRateLimits(rules ...RateLimit) Option {
+	return func(c *Config) { c.RateLimits = append(c.RateLimits, rules...) }
+}
+
+// WithClientIPHeader takes the client IP from the header name when present
+// (NoClientIPHeader: from RemoteAddr alone).
+func WithClientIPHeader(name string) Option { return func(c *Config) { c.ClientIPHeader = name } }
+
+// WithCustomRequestHeaders adds headers to every PreRequest reply's
+// RequestHeaders (see Config.CustomRequestHeaders).
+func WithCustomRequestHeaders(h ...[2]string) Option {
+	return func(c *Config) { c.CustomRequestHeaders = append(c.CustomRequestHeaders, h...) }
+}
+
+// WithRecordRaw records, serves and logs request contents unredacted (see
+// Config.RecordRaw).
+func WithRecordRaw() Option { return func(c *Config) { c.RecordRaw = true } }
+
 // WithLogger sends the server's logs to l.
 func WithLogger(l *slog.Logger) Option { return func(c *Config) { c.Logger = l } }

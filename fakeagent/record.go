@@ -3,7 +3,9 @@ package fakeagent
 import (
 	"container/list"
 	"fmt"
+	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,6 +38,52 @@ const (
 // has the full length. (A Decider sees the whole body.)
 const recordBodyLimit = 8 << 10
 
+// Match says how a PostRequest or UpdateRequest was tied to the
+// PreRequest it reports on (Response.Match).
+type Match string
+
+// The ways a response is matched to its request.
+const (
+	// MatchRequestID: an UpdateRequest, by the RequestID the PreRequest
+	// was given.
+	MatchRequestID Match = "request_id"
+	// MatchExact: a PostRequest with the method, host, URI and remote
+	// address of a recent unmatched PreRequest, and its Timestamp and
+	// NowMillis too (a module that reuses its PreRequest message).
+	MatchExact Match = "exact"
+	// MatchUnique: a PostRequest whose method, host, URI and remote
+	// address only one recent unmatched PreRequest has. Most modules
+	// rebuild the message after the response, so the clock fields differ.
+	MatchUnique Match = "unique"
+	// MatchAmbiguous: several recent unmatched PreRequests have the
+	// PostRequest's method, host, URI and remote address
+	// (Response.Candidates of them); the one received closest to when the
+	// response started (the PostRequest's arrival less its
+	// ResponseMillis) was taken, the oldest on a tie.
+	MatchAmbiguous Match = "ambiguous"
+	// MatchNone: a PostRequest that matched no recorded PreRequest; it is
+	// recorded on its own (Record.Pre is false).
+	MatchNone Match = "none"
+)
+
+// postMatchWindow is how recent an unmatched PreRequest must be for a
+// PostRequest to be matched to it; maxPostCandidates bounds the
+// unmatched PreRequests remembered per method, host, URI and remote
+// address (the oldest is forgotten first).
+const (
+	postMatchWindow   = 10 * time.Minute
+	maxPostCandidates = 64
+)
+
+// The quirks of a module's messages that are accepted, and shown in
+// Record.Quirks, rather than counted as deviations.
+const (
+	// QuirkStatusLineInHeadersOut: HeadersOut carries the status line as a
+	// header pair, e.g. ["HTTP/1.1 406 Not Acceptable", ""] (the Node.js
+	// module).
+	QuirkStatusLineInHeadersOut = "status_line_in_headers_out"
+)
+
 // Record is one request as the fake agent saw it, through its lifecycle:
 // the PreRequest and the decision, then the UpdateRequest or PostRequest
 // that reported the response, or the expiry of its RequestID.
@@ -46,25 +94,40 @@ type Record struct {
 	// Pre is false for a PostRequest that matched no recorded PreRequest.
 	Pre bool `json:"pre"`
 	// In is the PreRequest (or unmatched PostRequest) message, with
-	// AccessKeyID redacted and PostBody cut to 8 KiB.
+	// AccessKeyID hidden, PostBody cut to 8 KiB, and sensitive values
+	// redacted unless Config.RecordRaw is set.
 	In       wire.RPCMsgIn `json:"in"`
 	BodySize int           `json:"body_size"` // the full length of PostBody
 	// Out is the reply sent; zero when a fault replaced it.
-	Out          wire.RPCMsgOut `json:"out"`
-	Signals      []string       `json:"signals"`
-	Rule         string         `json:"rule,omitempty"` // the rule that decided, if any
-	AgentLatency time.Duration  `json:"agent_latency_ns"`
-	Fault        string         `json:"fault,omitempty"` // "error", "drop" or "hang"
-	Outcome      Outcome        `json:"outcome"`
-	Note         string         `json:"note,omitempty"`
-	Response     *Response      `json:"response,omitempty"`
-	Deviations   []Deviation    `json:"deviations"`
+	Out     wire.RPCMsgOut `json:"out"`
+	Signals []string       `json:"signals"`
+	Rule    string         `json:"rule,omitempty"` // the rule that decided, if any
+	// ClientIP is the client IP rules, thresholds and rate limits saw:
+	// from Config.ClientIPHeader when the request has it, else RemoteAddr.
+	ClientIP string `json:"client_ip,omitempty"`
+	// Policy says what the attack thresholds and rate limits did, if
+	// anything (Config.Decision, Config.RateLimits).
+	Policy       string        `json:"policy,omitempty"`
+	AgentLatency time.Duration `json:"agent_latency_ns"`
+	Fault        string        `json:"fault,omitempty"` // "error", "drop" or "hang"
+	Outcome      Outcome       `json:"outcome"`
+	Note         string        `json:"note,omitempty"`
+	Response     *Response     `json:"response,omitempty"`
+	Deviations   []Deviation   `json:"deviations"`
+	// Quirks are the module's accepted departures from the usual message
+	// shape (see QuirkStatusLineInHeadersOut); they are not deviations.
+	Quirks []string `json:"quirks,omitempty"`
 }
 
 // Response is a request's outcome as reported by UpdateRequest or
 // PostRequest.
 type Response struct {
-	Via            string        `json:"via"` // "UpdateRequest" or "PostRequest"
+	Via string `json:"via"` // "UpdateRequest" or "PostRequest"
+	// Match is how the response was tied to its request; Candidates is
+	// how many recorded PreRequests could have been it (1 unless Match is
+	// MatchAmbiguous; 0 for MatchNone).
+	Match          Match         `json:"match"`
+	Candidates     int           `json:"candidates"`
 	Received       time.Time     `json:"received"`
 	After          time.Duration `json:"after_ns"` // since the PreRequest was received
 	ResponseCode   int32         `json:"response_code"`
@@ -83,6 +146,7 @@ func (r *Record) clone() Record {
 	c.Out.RespActions = slices.Clone(r.Out.RespActions)
 	c.Signals = slices.Clone(r.Signals)
 	c.Deviations = append([]Deviation{}, r.Deviations...)
+	c.Quirks = slices.Clone(r.Quirks)
 	if r.Response != nil {
 		resp := *r.Response
 		resp.HeadersOut = slices.Clone(resp.HeadersOut)
@@ -92,27 +156,19 @@ func (r *Record) clone() Record {
 	return c
 }
 
-// recordedIn is the copy of a request message kept in a Record.
-func recordedIn(in *wire.RPCMsgIn) wire.RPCMsgIn {
-	c := *in
-	if c.AccessKeyID != "" {
-		c.AccessKeyID = redacted
-	}
-	if len(c.PostBody) > recordBodyLimit {
-		c.PostBody = c.PostBody[:recordBodyLimit]
-	}
-	return c
-}
-
-// postKey matches a PostRequest to its PreRequest, which carries no
-// RequestID: the module sends the same request fields in both.
+// postKey is what a module keeps of a request between its PreRequest and
+// its PostRequest: most modules rebuild the message after the response,
+// so the clock fields are not part of it.
 type postKey struct {
-	nowMillis            int64
-	method, host, uri, a string
+	method, host, uri, remoteAddr string
 }
 
 func postKeyOf(in *wire.RPCMsgIn) postKey {
-	return postKey{in.NowMillis, in.Method, in.ServerName, in.URI, in.RemoteAddr}
+	host := in.ServerName
+	if host == "" {
+		host = headerValue(in.HeadersIn, "Host")
+	}
+	return postKey{in.Method, host, in.URI, in.RemoteAddr}
 }
 
 type pendingEntry struct {
@@ -131,13 +187,18 @@ type recorder struct {
 	size       int
 	m          *metrics
 
-	mu        sync.Mutex
-	ring      []*Record
-	next      int // the slot to write next once the ring is full
-	seq       uint64
-	pending   map[string]*list.Element // RequestID -> element of order
-	order     list.List                // *pendingEntry, oldest first
-	postIndex map[postKey]*Record      // recorded PreRequests awaiting a PostRequest
+	mu      sync.Mutex
+	ring    []*Record
+	next    int // the slot to write next once the ring is full
+	seq     uint64
+	pending map[string]*list.Element // RequestID -> element of order
+	order   list.List                // *pendingEntry, oldest first
+	// postIndex holds the recorded PreRequests without a RequestID that no
+	// PostRequest has matched yet, oldest first, keyed by what a module
+	// keeps of a request. Keys are computed from the unredacted message,
+	// kept in postKeys, so that redaction never breaks a match.
+	postIndex map[postKey][]*Record
+	postKeys  map[*Record]postKey
 	counters
 }
 
@@ -149,18 +210,20 @@ func newRecorder(clock Clock, expiry time.Duration, size, maxPending int, m *met
 		maxPending: maxPending,
 		m:          m,
 		pending:    make(map[string]*list.Element),
-		postIndex:  make(map[postKey]*Record),
+		postIndex:  make(map[postKey][]*Record),
+		postKeys:   make(map[*Record]postKey),
 		counters:   newCounters(),
 	}
 }
 
-// addPre records a PreRequest; its RequestID, if any, starts waiting for an
-// UpdateRequest.
-func (r *recorder) addPre(rec *Record, devs []Deviation) {
+// addPre records a PreRequest, whose message as sent is in; its
+// RequestID, if any, starts waiting for an UpdateRequest.
+func (r *recorder) addPre(rec *Record, in *wire.RPCMsgIn, devs []Deviation) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.clock.Now()
 	r.sweepLocked(now)
+	r.noteModuleLocked(in, false, now)
 	for _, d := range devs {
 		r.addDeviationLocked(rec, d)
 	}
@@ -174,7 +237,7 @@ func (r *recorder) addPre(rec *Record, devs []Deviation) {
 	default:
 		rec.Outcome = OutcomeNone
 		if rec.Fault == "" {
-			r.postIndex[postKeyOf(&rec.In)] = rec
+			r.addCandidateLocked(rec, postKeyOf(in))
 		}
 	}
 	r.pushLocked(rec)
@@ -211,17 +274,15 @@ func (r *recorder) pushLocked(rec *Record) {
 		r.ring = append(r.ring, rec)
 		return
 	}
-	old := r.ring[r.next]
-	if k := postKeyOf(&old.In); r.postIndex[k] == old {
-		delete(r.postIndex, k)
-	}
+	r.removeCandidateLocked(r.ring[r.next])
 	r.ring[r.next] = rec
 	r.next = (r.next + 1) % r.size
 }
 
-// update applies an UpdateRequest. It reports false, and counts the
-// deviation, when the RequestID is not pending.
-func (r *recorder) update(in *wire.RPCMsgIn2, signals []string) bool {
+// update applies an UpdateRequest; headersOut is its HeadersOut as
+// recorded. It reports false, and counts the deviation, when the RequestID
+// is not pending.
+func (r *recorder) update(in *wire.RPCMsgIn2, headersOut [][2]string, signals []string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.clock.Now()
@@ -238,51 +299,155 @@ func (r *recorder) update(in *wire.RPCMsgIn2, signals []string) bool {
 	e.rec.Outcome = OutcomeUpdated
 	e.rec.Response = &Response{
 		Via:            methodUpdateRequest,
+		Match:          MatchRequestID,
+		Candidates:     1,
 		Received:       now,
 		After:          now.Sub(e.rec.Received),
 		ResponseCode:   in.ResponseCode,
 		ResponseMillis: in.ResponseMillis,
 		ResponseSize:   in.ResponseSize,
-		HeadersOut:     in.HeadersOut,
+		HeadersOut:     headersOut,
 		Signals:        signals,
 	}
+	r.addQuirksLocked(e.rec, in.HeadersOut)
 	if in.ResponseCode < 100 {
 		r.addDeviationLocked(e.rec, DeviationInvalidResponseCode)
 	}
 	return true
 }
 
-// post applies a PostRequest: to the PreRequest it matches, or as a record
-// of its own.
-func (r *recorder) post(in *wire.RPCMsgIn, conn uint64, devs []Deviation, signals []string) {
+// post applies a PostRequest, whose message as sent is in and as recorded
+// kept: to the PreRequest it matches, or as a record of its own.
+func (r *recorder) post(in *wire.RPCMsgIn, kept wire.RPCMsgIn, conn uint64, devs []Deviation, signals []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.clock.Now()
 	r.sweepLocked(now)
 	r.posted++
-	k := postKeyOf(in)
-	rec, matched := r.postIndex[k]
-	if matched {
-		delete(r.postIndex, k)
-	} else {
-		rec = &Record{Conn: conn, Received: now, In: recordedIn(in), BodySize: len(in.PostBody)}
+	rec, match, candidates := r.matchPostLocked(in, now)
+	if rec == nil {
+		rec = &Record{Conn: conn, Received: now, In: kept, BodySize: len(in.PostBody)}
 	}
 	rec.Outcome = OutcomePosted
 	rec.Response = &Response{
 		Via:            methodPostRequest,
+		Match:          match,
+		Candidates:     candidates,
 		Received:       now,
 		After:          now.Sub(rec.Received),
 		ResponseCode:   in.ResponseCode,
 		ResponseMillis: in.ResponseMillis,
 		ResponseSize:   in.ResponseSize,
-		HeadersOut:     in.HeadersOut,
+		HeadersOut:     kept.HeadersOut,
 		Signals:        signals,
 	}
 	for _, d := range devs {
 		r.addDeviationLocked(rec, d)
 	}
-	if !matched {
+	r.addQuirksLocked(rec, in.HeadersOut)
+	if match == MatchNone {
 		r.pushLocked(rec)
+	}
+}
+
+// matchPostLocked finds, and stops remembering, the PreRequest a
+// PostRequest reports on; see Match for how. It returns nil and MatchNone
+// when there is none.
+func (r *recorder) matchPostLocked(in *wire.RPCMsgIn, now time.Time) (*Record, Match, int) {
+	k := postKeyOf(in)
+	list := r.postIndex[k]
+	// Forget the candidates too old to be matched.
+	cut := 0
+	for cut < len(list) && now.Sub(list[cut].Received) > postMatchWindow {
+		delete(r.postKeys, list[cut])
+		cut++
+	}
+	list = list[cut:]
+	if len(list) == 0 {
+		delete(r.postIndex, k)
+		return nil, MatchNone, 0
+	}
+	pick, match := -1, MatchUnique
+	for i, c := range list {
+		if c.In.Timestamp == in.Timestamp && c.In.NowMillis == in.NowMillis {
+			pick, match = i, MatchExact
+			break
+		}
+	}
+	if pick < 0 && len(list) == 1 {
+		pick = 0
+	}
+	if pick < 0 {
+		// The PreRequest came when the response started.
+		started := now.Add(-time.Duration(max(in.ResponseMillis, 0)) * time.Millisecond)
+		best := time.Duration(math.MaxInt64)
+		for i, c := range list {
+			if d := absDuration(c.Received.Sub(started)); d < best {
+				pick, best = i, d
+			}
+		}
+		match = MatchAmbiguous
+	}
+	rec, n := list[pick], len(list)
+	delete(r.postKeys, rec)
+	list = slices.Delete(list, pick, pick+1)
+	if len(list) == 0 {
+		delete(r.postIndex, k)
+	} else {
+		r.postIndex[k] = list
+	}
+	if match == MatchExact {
+		n = 1
+	}
+	return rec, match, n
+}
+
+func absDuration(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+// addCandidateLocked remembers rec, a PreRequest without a RequestID, as
+// awaiting a PostRequest.
+func (r *recorder) addCandidateLocked(rec *Record, k postKey) {
+	list := r.postIndex[k]
+	if len(list) >= maxPostCandidates {
+		delete(r.postKeys, list[0])
+		list = slices.Delete(list, 0, 1)
+	}
+	r.postIndex[k] = append(list, rec)
+	r.postKeys[rec] = k
+}
+
+// removeCandidateLocked forgets rec, leaving the ring, as a candidate.
+func (r *recorder) removeCandidateLocked(rec *Record) {
+	k, ok := r.postKeys[rec]
+	if !ok {
+		return
+	}
+	delete(r.postKeys, rec)
+	list := r.postIndex[k]
+	if i := slices.Index(list, rec); i >= 0 {
+		list = slices.Delete(list, i, i+1)
+	}
+	if len(list) == 0 {
+		delete(r.postIndex, k)
+	} else {
+		r.postIndex[k] = list
+	}
+}
+
+// addQuirksLocked notes the quirks visible in a response's HeadersOut.
+func (r *recorder) addQuirksLocked(rec *Record, headersOut [][2]string) {
+	for _, kv := range headersOut {
+		if strings.HasPrefix(kv[0], "HTTP/") && strings.Contains(kv[0], " ") && kv[1] == "" {
+			if !slices.Contains(rec.Quirks, QuirkStatusLineInHeadersOut) {
+				rec.Quirks = append(rec.Quirks, QuirkStatusLineInHeadersOut)
+			}
+			return
+		}
 	}
 }
 

@@ -2,9 +2,12 @@ package fakeagent
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/seed-a2a44e50/ngwaf-helloworld/fakeagent/detect"
@@ -57,7 +60,6 @@ func (h *handler) ModuleInit(in *wire.RPCMsgIn, out *wire.RPCMsgOut) error {
 	if err := h.begin(methodModuleInit); err != nil {
 		return err
 	}
-	h.c.initSeen.Store(true)
 	s.rec.moduleInit(in)
 	if in.Timestamp <= 0 || in.NowMillis <= 0 {
 		s.rec.countDeviation(DeviationInvalidTimestamp)
@@ -78,11 +80,10 @@ func (h *handler) PreRequest(in *wire.RPCMsgIn, out *wire.RPCMsgOut) error {
 	s, start := h.s, time.Now()
 	s.rec.countCall(methodPreRequest)
 	defer s.metrics.observeCall(methodPreRequest, start)
-	rec := &Record{Conn: h.c.id, Received: s.clock.Now(), Pre: true, In: recordedIn(in), BodySize: len(in.PostBody)}
+	ip := clientIP(in.HeadersIn, s.cfg.ClientIPHeader, in.RemoteAddr)
+	rec := &Record{Conn: h.c.id, Received: s.clock.Now(), Pre: true, In: redactIn(in, s.cfg.RecordRaw),
+		BodySize: len(in.PostBody), ClientIP: ip}
 	devs := checkRequest(in, false)
-	if !h.c.initSeen.Load() && !s.rec.initialized(in) {
-		devs = append(devs, DeviationNoModuleInit)
-	}
 
 	f, err := s.inject(methodPreRequest)
 	if err != nil {
@@ -92,9 +93,9 @@ func (h *handler) PreRequest(in *wire.RPCMsgIn, out *wire.RPCMsgOut) error {
 		// Recorded first: a hanging request shows in Requests meanwhile.
 		rec.Fault = f.String()
 		rec.AgentLatency = time.Since(start)
-		s.rec.addPre(rec, devs)
+		s.rec.addPre(rec, in, devs)
 		if s.cfg.DebugLogWebInputs {
-			s.log.Info("PreRequest", "conn", h.c.id, "method", in.Method, "uri", in.URI,
+			s.log.Info("PreRequest", "conn", h.c.id, "method", in.Method, "uri", rec.In.URI,
 				"fault", rec.Fault, "duration", rec.AgentLatency)
 		}
 		return s.fail(h.c, f)
@@ -107,26 +108,30 @@ func (h *handler) PreRequest(in *wire.RPCMsgIn, out *wire.RPCMsgOut) error {
 		d := s.engine.Decide(&detect.Request{
 			Method:     in.Method,
 			URI:        in.URI,
-			RemoteAddr: in.RemoteAddr,
+			RemoteAddr: ip,
 			Headers:    in.HeadersIn,
 			Body:       in.PostBody,
 		})
-		out.WAFResponse = d.WAFResponse
-		out.RequestHeaders = d.RequestHeaders
+		v := verdict{WAFResponse: d.WAFResponse, Signals: d.Signals, RuleDecided: d.Rule != ""}
+		if s.engine.Mode() != detect.ModeOff {
+			s.policy.apply(ip, s.clock.Now(), &v)
+		}
+		out.WAFResponse = v.WAFResponse
+		out.RequestHeaders = replyHeaders(d.RequestHeaders, v.Signals, s.cfg.CustomRequestHeaders)
 		out.RespActions = d.RespActions
-		if len(d.Signals) > 0 {
+		if len(v.Signals) > 0 {
 			out.RequestID = newRequestID()
 		}
-		rec.Signals, rec.Rule = d.Signals, d.Rule
+		rec.Signals, rec.Rule, rec.Policy = v.Signals, d.Rule, v.Note
 	}
 	rec.Out = *out
 	rec.AgentLatency = time.Since(start)
-	s.rec.addPre(rec, devs)
+	s.rec.addPre(rec, in, devs)
 	s.metrics.decision(out.WAFResponse, rec.Signals)
 	if s.cfg.DebugLogWebInputs {
-		s.log.Info("PreRequest", "conn", h.c.id, "method", in.Method, "uri", in.URI,
-			"remote_addr", in.RemoteAddr, "waf_response", out.WAFResponse,
-			"tags", strings.Join(rec.Signals, ","), "rule", rec.Rule,
+		s.log.Info("PreRequest", "conn", h.c.id, "method", in.Method, "uri", rec.In.URI,
+			"remote_addr", in.RemoteAddr, "client_ip", ip, "waf_response", out.WAFResponse,
+			"tags", strings.Join(rec.Signals, ","), "rule", rec.Rule, "policy", rec.Policy,
 			"request_id", out.RequestID, "duration", rec.AgentLatency)
 	}
 	return nil
@@ -140,11 +145,12 @@ func (h *handler) PostRequest(in *wire.RPCMsgIn, out *int) error {
 		return err
 	}
 	signals := detect.ResponseSignals(int(in.ResponseCode))
-	s.rec.post(in, h.c.id, checkRequest(in, true), signals)
+	kept := redactIn(in, s.cfg.RecordRaw)
+	s.rec.post(in, kept, h.c.id, checkRequest(in, true), signals)
 	s.metrics.countSignals(signals)
 	*out = 0
 	if s.cfg.DebugLogWebInputs {
-		s.log.Info("PostRequest", "conn", h.c.id, "method", in.Method, "uri", in.URI,
+		s.log.Info("PostRequest", "conn", h.c.id, "method", in.Method, "uri", kept.URI,
 			"response_code", in.ResponseCode, "tags", strings.Join(signals, ","),
 			"duration", time.Since(start))
 	}
@@ -159,7 +165,11 @@ func (h *handler) UpdateRequest(in *wire.RPCMsgIn2, out *int) error {
 		return err
 	}
 	signals := detect.ResponseSignals(int(in.ResponseCode))
-	known := s.rec.update(in, signals)
+	headersOut := in.HeadersOut
+	if !s.cfg.RecordRaw {
+		headersOut = redactHeaders(headersOut)
+	}
+	known := s.rec.update(in, headersOut, signals)
 	if known {
 		s.metrics.countSignals(signals)
 	}
@@ -220,30 +230,86 @@ func (s *Server) fail(c *conn, f fault) error {
 	}
 }
 
-// newRequestID returns a random (version 4) UUID.
-func newRequestID() string {
-	var b [16]byte
+// requestIDSeq makes RequestIDs unique within the process; it starts at a
+// random value so that IDs differ between runs too.
+var requestIDSeq = func() *atomic.Uint32 {
+	var b [4]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand since Go 1.24)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var s [36]byte
-	hex.Encode(s[0:8], b[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], b[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], b[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], b[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], b[10:])
-	return string(s[:])
+	var n atomic.Uint32
+	n.Store(binary.BigEndian.Uint32(b[:]))
+	return &n
+}()
+
+// RequestIDLength is the length of the RequestIDs the fake agent gives: 24
+// hex characters, under the 32 bytes from which msgpack encodes a string
+// as str8, which older msgpack decoders (the PHP module's bundled
+// pure-PHP one) cannot read. Every one encodes as a fixstr.
+const RequestIDLength = 24
+
+// newRequestID returns a unique, unpredictable RequestID: a 32-bit
+// sequence number and 64 random bits, in hex.
+func newRequestID() string {
+	var b [RequestIDLength / 2]byte
+	binary.BigEndian.PutUint32(b[:4], requestIDSeq.Add(1))
+	_, _ = rand.Read(b[4:])
+	return hex.EncodeToString(b[:])
 }
 
-// tagsOf returns the signals listed in an X-Sigsci-Tags request header.
+// The request headers the agent sets, spelled as the real agent spells
+// them on the wire: the vendor's PHP module looks them up case-sensitively
+// under exactly these names (and the Python module's comments show them
+// so), while the Go module canonicalises and Node.js matches any case.
+const (
+	HeaderTags     = "X-SigSci-Tags"
+	HeaderRedirect = "X-Sigsci-Redirect"
+)
+
+// agentHeaderCase returns h with the agent's own request headers spelled
+// as the real agent spells them (HeaderTags, HeaderRedirect).
+func agentHeaderCase(h [][2]string) [][2]string {
+	if len(h) == 0 {
+		return h
+	}
+	out := make([][2]string, len(h))
+	for i, kv := range h {
+		switch {
+		case strings.EqualFold(kv[0], HeaderTags):
+			kv[0] = HeaderTags
+		case strings.EqualFold(kv[0], HeaderRedirect):
+			kv[0] = HeaderRedirect
+		}
+		out[i] = kv
+	}
+	return out
+}
+
+// replyHeaders returns the RequestHeaders of a reply: the engine's, spelled
+// as the real agent spells them, with the tags header listing signals
+// (which the policy may have added to), then the custom request headers.
+func replyHeaders(engine [][2]string, signals []string, custom [][2]string) [][2]string {
+	h := agentHeaderCase(engine)
+	if len(signals) > 0 {
+		tags := strings.Join(signals, ",")
+		i := slices.IndexFunc(h, func(kv [2]string) bool { return kv[0] == HeaderTags })
+		switch {
+		case i < 0:
+			h = append([][2]string{{HeaderTags, tags}}, h...)
+		case h[i][1] != tags:
+			h[i][1] = tags
+		}
+	}
+	if len(custom) > 0 {
+		h = append(h[:len(h):len(h)], custom...)
+	}
+	return h
+}
+
+// tagsOf returns the signals listed in an X-SigSci-Tags request header
+// (any case).
 func tagsOf(h [][2]string) []string {
 	var tags []string
 	for _, kv := range h {
-		if !strings.EqualFold(kv[0], "X-Sigsci-Tags") {
+		if !strings.EqualFold(kv[0], HeaderTags) {
 			continue
 		}
 		for t := range strings.SplitSeq(kv[1], ",") {

@@ -55,6 +55,7 @@ type Server struct {
 	metrics        *metrics
 	metricsHandler http.Handler
 	rec            *recorder
+	policy         *policy
 	settings       configSettings
 	fingerprint    string
 	created        time.Time
@@ -106,6 +107,14 @@ func New(cfg Config) (*Server, error) {
 		if rules, err = detect.LoadRules(cfg.RulesFile); err != nil {
 			return nil, fmt.Errorf("fakeagent: loading rules from %s: %w", cfg.RulesFile, err)
 		}
+		limits, err := LoadRateLimits(cfg.RulesFile)
+		if err != nil {
+			return nil, fmt.Errorf("fakeagent: loading rate limits from %s: %w", cfg.RulesFile, err)
+		}
+		cfg.RateLimits = append(cfg.RateLimits, limits...)
+		if err := normalizeRateLimits(cfg.RateLimits); err != nil {
+			return nil, fmt.Errorf("fakeagent: config: RateLimits: %w", err)
+		}
 	}
 	for i, r := range rules {
 		if err := r.Validate(); err != nil {
@@ -121,6 +130,14 @@ func New(cfg Config) (*Server, error) {
 		Decider:      cfg.Decider != nil,
 		UpdateExpiry: cfg.UpdateExpiry,
 		Faults:       cfg.Faults,
+
+		Decision:             cfg.Decision,
+		RateLimits:           cfg.RateLimits,
+		ClientIPHeader:       cfg.ClientIPHeader,
+		CustomRequestHeaders: cfg.CustomRequestHeaders,
+	}
+	if cfg.Decision == DecisionThreshold {
+		settings.Thresholds, settings.FlagDuration = cfg.Thresholds, cfg.FlagDuration
 	}
 	fp, err := fingerprint(settings, rules)
 	if err != nil {
@@ -137,6 +154,7 @@ func New(cfg Config) (*Server, error) {
 		metrics:        m,
 		metricsHandler: m.handler(cfg.Logger),
 		rec:            newRecorder(cfg.Clock, cfg.UpdateExpiry, cfg.RecentRequests, cfg.MaxPending, m),
+		policy:         newPolicy(&cfg),
 		settings:       settings,
 		fingerprint:    fp,
 		created:        cfg.Clock.Now(),
@@ -562,7 +580,7 @@ func (s *Server) shutdown(ctx context.Context, immediate bool) error {
 			s.log.Error("removing the startup probe file", "path", s.cfg.StartupProbeFilepath, "error", err)
 		}
 	}
-	stats := s.rec.stats()
+	stats := s.Stats()
 	if dir := s.cfg.SharedCacheDir; dir != "" && s.listened {
 		snap := stateSnapshot{
 			Written:     s.clock.Now(),
@@ -643,5 +661,9 @@ func (s *Server) Loaded() bool { return s.loaded.Load() }
 // Config.RecentRequests of them.
 func (s *Server) Requests() []Record { return s.rec.snapshot(0) }
 
-// Stats returns the server's counters.
-func (s *Server) Stats() Stats { return s.rec.stats() }
+// Stats returns the server's counters, and the IPs flagged now.
+func (s *Server) Stats() Stats {
+	st := s.rec.stats()
+	st.FlaggedIPs = s.FlaggedIPs()
+	return st
+}

@@ -37,23 +37,33 @@ type Stats struct {
 	Expired uint64 `json:"expired"` // RequestIDs never updated
 	Evicted uint64 `json:"evicted"` // RequestIDs dropped from the pending set
 
-	// Modules lists the modules that sent ModuleInit, in order of first
-	// appearance.
+	// Modules lists the modules seen, by their ModuleInit or their
+	// PreRequests, in order of first appearance.
 	Modules []ModuleInfo `json:"modules"`
+	// FlaggedIPs lists the client IPs flagged by the attack thresholds
+	// (DecisionThreshold) when the stats were taken.
+	FlaggedIPs []FlaggedIP `json:"flagged_ips"`
 }
 
-// ModuleInfo describes a module that sent ModuleInit.
+// ModuleInfo describes a module, told apart by its ModuleVersion,
+// ServerVersion and ServerFlavor.
 type ModuleInfo struct {
-	ModuleVersion string    `json:"module_version"`
-	ServerVersion string    `json:"server_version"`
-	ServerFlavor  string    `json:"server_flavor"`
-	Inits         uint64    `json:"inits"` // ModuleInit calls received
-	First         time.Time `json:"first"`
-	Last          time.Time `json:"last"`
+	ModuleVersion string `json:"module_version"`
+	ServerVersion string `json:"server_version"`
+	ServerFlavor  string `json:"server_flavor"`
+	// Inits counts its ModuleInit calls. 0 is normal: only the Go modules
+	// send ModuleInit; the Node.js, Python and PHP modules never do.
+	Inits uint64 `json:"inits"`
+	// SentModuleInit reports Inits > 0, for readers of the JSON.
+	SentModuleInit bool `json:"sent_module_init"`
+	// PreRequests counts its PreRequest calls.
+	PreRequests uint64    `json:"pre_requests"`
+	First       time.Time `json:"first"`
+	Last        time.Time `json:"last"`
 }
 
-// maxModules bounds the distinct modules remembered; beyond it every
-// module counts as initialized.
+// maxModules bounds the distinct modules remembered; calls from further
+// modules are not described.
 const maxModules = 256
 
 type counters struct {
@@ -70,10 +80,7 @@ type counters struct {
 	expired     uint64
 	evicted     uint64
 
-	modules     []*ModuleInfo
-	versions    map[string]bool // ModuleVersions that sent ModuleInit
-	anyInit     bool
-	modulesFull bool
+	modules []*ModuleInfo
 }
 
 func newCounters() counters {
@@ -83,7 +90,6 @@ func newCounters() counters {
 		decisions:   make(map[int32]uint64),
 		deviations:  make(map[Deviation]uint64),
 		frameErrors: make(map[string]uint64),
-		versions:    make(map[string]bool),
 	}
 }
 
@@ -132,44 +138,37 @@ func (r *recorder) connClosed() {
 	r.m.openConns.Set(float64(r.open))
 }
 
-// moduleInit remembers the module that sent in.
+// moduleInit remembers the module that sent in, a ModuleInit.
 func (r *recorder) moduleInit(in *wire.RPCMsgIn) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	now := r.clock.Now()
-	r.anyInit = true
-	for _, m := range r.modules {
-		if m.ModuleVersion == in.ModuleVersion && m.ServerVersion == in.ServerVersion && m.ServerFlavor == in.ServerFlavor {
-			m.Inits++
-			m.Last = now
-			return
-		}
-	}
-	if len(r.modules) >= maxModules {
-		r.modulesFull = true
-		return
-	}
-	r.versions[in.ModuleVersion] = true
-	r.modules = append(r.modules, &ModuleInfo{
-		ModuleVersion: in.ModuleVersion,
-		ServerVersion: in.ServerVersion,
-		ServerFlavor:  in.ServerFlavor,
-		Inits:         1,
-		First:         now,
-		Last:          now,
-	})
+	r.noteModuleLocked(in, true, r.clock.Now())
 }
 
-// initialized reports whether the module that sent in has sent ModuleInit
-// (on any connection): by its ModuleVersion, or, when it sends none, if any
-// module has.
-func (r *recorder) initialized(in *wire.RPCMsgIn) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if in.ModuleVersion == "" || r.modulesFull {
-		return r.anyInit
+// noteModuleLocked counts a ModuleInit (init) or a PreRequest from the
+// module that sent in.
+func (r *recorder) noteModuleLocked(in *wire.RPCMsgIn, init bool, now time.Time) {
+	var m *ModuleInfo
+	for _, mi := range r.modules {
+		if mi.ModuleVersion == in.ModuleVersion && mi.ServerVersion == in.ServerVersion && mi.ServerFlavor == in.ServerFlavor {
+			m = mi
+			break
+		}
 	}
-	return r.versions[in.ModuleVersion]
+	if m == nil {
+		if len(r.modules) >= maxModules {
+			return
+		}
+		m = &ModuleInfo{ModuleVersion: in.ModuleVersion, ServerVersion: in.ServerVersion, ServerFlavor: in.ServerFlavor, First: now}
+		r.modules = append(r.modules, m)
+	}
+	if init {
+		m.Inits++
+		m.SentModuleInit = true
+	} else {
+		m.PreRequests++
+	}
+	m.Last = now
 }
 
 func (r *recorder) stats() Stats {
@@ -199,7 +198,7 @@ func (r *recorder) stats() Stats {
 }
 
 // deviationSummary lists the deviations seen, e.g.
-// "missing_host=2 no_module_init=1", for the shutdown log line.
+// "missing_host=2 remote_addr_with_port=1", for the shutdown log line.
 func (s Stats) deviationSummary() string {
 	var parts []string
 	for _, d := range slices.Sorted(maps.Keys(s.Deviations)) {

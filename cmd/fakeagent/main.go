@@ -1,12 +1,17 @@
 // Command fakeagent is a stand-in for the Next-Gen WAF (Signal Sciences)
 // agent: it serves the agent's RPC protocol to modules on a Unix socket or
 // TCP, inspects requests with a built-in engine, and records what modules
-// send. It takes the real agent's options where it has them (rpc-address,
-// shared-cache-dir, accesskeyid, secretaccesskey, startup-probe-listener,
-// startup-probe-filepath, max-procs, debug-log-web-inputs), a few of its
-// own (require-credentials, agent-mode, admin-address), and test-double
-// options prefixed fake-. Every option is a flag -name and an environment
-// variable SIGSCI_NAME (upper case, dashes to underscores); the flag wins.
+// send. It takes the real agent's options where it has them (config,
+// rpc-address, shared-cache-dir, accesskeyid, secretaccesskey,
+// startup-probe-listener, startup-probe-filepath, max-procs,
+// context-expiration, client-ip-header, custom-request-headers,
+// debug-log-web-inputs, debug-log-all-the-things), a few of its own
+// (require-credentials, agent-mode, admin-address), and test-double
+// options prefixed fake-. Every option is a flag -name, an environment
+// variable SIGSCI_NAME (upper case, dashes to underscores) and a key of
+// the agent.conf file named by -config; a flag wins over its variable,
+// which wins over the file. Unknown real-agent keys in the file are
+// accepted with a warning; unknown fake- keys are errors.
 //
 // Usage:
 //
@@ -59,7 +64,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	opts := defaultOptions()
 	fs := flag.NewFlagSet("fakeagent", flag.ContinueOnError)
 	opts.agentFlags(fs)
-	if err := parse(fs, args[1:], getenv); err != nil {
+	warnings, err := parse(fs, args[1:], getenv)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			usage(stdout, fs, "fakeagent [flags]\n  fakeagent probe [-rpc-address address] [-timeout 1s]\n  fakeagent -version")
 			return exitOK
@@ -77,8 +83,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return exitUsage
 	}
 
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: opts.logLevel}))
+	level := opts.logLevel
+	if opts.debugLogAll {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg.Logger, cfg.Version = log, version
+	for _, w := range warnings {
+		log.Warn("config file option ignored", "file", w.file, "option", w.option, "reason", w.reason)
+	}
 	if opts.maxProcs.set {
 		prev := runtime.GOMAXPROCS(opts.maxProcs.n)
 		defer runtime.GOMAXPROCS(prev) // for in-process tests

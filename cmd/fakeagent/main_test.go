@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/seed-a2a44e50/ngwaf-helloworld/fakeagent"
 	"github.com/seed-a2a44e50/ngwaf-helloworld/module/wire"
 )
 
@@ -189,7 +190,8 @@ func TestHelpListsEveryOptionWithItsVariable(t *testing.T) {
 		"fake-drop-rate", "fake-hang-rate", "fake-fault-methods", "fake-seed", "fake-update-expiry",
 		"fake-recent-requests", "fake-max-pending", "fake-startup-delay", "fake-max-connections",
 		"fake-max-message-size", "fake-idle-timeout", "fake-socket-mode", "fake-shutdown-timeout",
-		"fake-log-level",
+		"fake-log-level", "fake-record-raw", "config", "context-expiration", "client-ip-header",
+		"custom-request-headers", "debug-log-all-the-things", "fake-decision", "fake-thresholds", "fake-flag-duration",
 	} {
 		assert.Regexp(t, `\n  -`+name+`[ \n]`, r.stdout)
 		assert.Contains(t, r.stdout, "[$"+envName(name)+"]")
@@ -232,6 +234,13 @@ func TestInvalidOptionsExitWithUsageError(t *testing.T) {
 		{"a negative seed", []string{"-fake-seed", "-1"}, nil, []string{"-fake-seed"}},
 		{"a positional argument", []string{"/tmp/sigsci.sock"}, nil, []string{"unexpected argument"}},
 		{"a missing rules file", []string{"-fake-rules-file", "/nonexistent/rules.yaml"}, nil, []string{"fake-rules-file", "/nonexistent/rules.yaml"}},
+		{"an unknown decision mode", []string{"-fake-decision", "later"}, nil, []string{"-fake-decision", `"later"`}},
+		{"thresholds without a limit", []string{"-fake-thresholds", "1m"}, nil, []string{"-fake-thresholds", "interval:limit"}},
+		{"a zero threshold variable", nil, map[string]string{"SIGSCI_FAKE_THRESHOLDS": "1m:0"}, []string{"SIGSCI_FAKE_THRESHOLDS"}},
+		{"a custom request header without a value", []string{"-custom-request-headers", "X-Env"}, nil, []string{"-custom-request-headers", "Name:value"}},
+		{"a client IP header that is no header name", []string{"-client-ip-header", "X Real IP"}, nil, []string{"ClientIPHeader"}},
+		{"a zero context expiration", []string{"-context-expiration", "0s"}, nil, []string{"-context-expiration", "more than 0"}},
+		{"a missing config file", []string{"-config", "/nonexistent/agent.conf"}, nil, []string{"config file /nonexistent/agent.conf"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -306,7 +315,9 @@ func TestFlagWinsOverEnvironment(t *testing.T) {
 			o := defaultOptions()
 			fs := flag.NewFlagSet("fakeagent", flag.ContinueOnError)
 			o.agentFlags(fs)
-			require.NoError(t, parse(fs, tc.args, getenv(tc.env)))
+			warnings, err := parse(fs, tc.args, getenv(tc.env))
+			require.NoError(t, err)
+			assert.Empty(t, warnings)
 			tc.check(t, o)
 		})
 	}
@@ -323,12 +334,48 @@ func TestOptionsBecomeTheConfig(t *testing.T) {
 	o := defaultOptions()
 	fs := flag.NewFlagSet("fakeagent", flag.ContinueOnError)
 	o.agentFlags(fs)
-	require.NoError(t, parse(fs, []string{
+	_, err := parse(fs, []string{
 		"-rpc-address", "tcp:127.0.0.1:0", "-fake-max-connections", "0", "-fake-idle-timeout", "0",
 		"-fake-latency", "3ms", "-fake-fault-methods", "PreRequest, UpdateRequest", "-fake-socket-mode", "0660",
-	}, getenv(nil)))
+		"-fake-record-raw", "-fake-decision", "threshold", "-fake-thresholds", "30s:5, 2m:20", "-fake-flag-duration", "1h",
+		"-client-ip-header", "X-Real-IP", "-custom-request-headers", "X-Env: staging, X-Team:waf", "-context-expiration", "3s",
+	}, getenv(nil))
+	require.NoError(t, err)
 	cfg, err := o.config()
 	require.NoError(t, err)
+	assert.True(t, cfg.RecordRaw)
+	assert.Equal(t, fakeagent.DecisionThreshold, cfg.Decision)
+	assert.Equal(t, []fakeagent.Threshold{{Interval: 30 * time.Second, Limit: 5}, {Interval: 2 * time.Minute, Limit: 20}}, cfg.Thresholds)
+	assert.Equal(t, time.Hour, cfg.FlagDuration)
+	assert.Equal(t, "X-Real-IP", cfg.ClientIPHeader)
+	assert.Equal(t, [][2]string{{"X-Env", "staging"}, {"X-Team", "waf"}}, cfg.CustomRequestHeaders)
+	assert.Equal(t, 3*time.Second, cfg.UpdateExpiry)
+
+	t.Run("defaults as the real agent's", func(t *testing.T) {
+		o := defaultOptions()
+		fs := flag.NewFlagSet("fakeagent", flag.ContinueOnError)
+		o.agentFlags(fs)
+		_, err := parse(fs, nil, getenv(nil))
+		require.NoError(t, err)
+		cfg, err := o.config()
+		require.NoError(t, err)
+		assert.Equal(t, fakeagent.DecisionImmediate, cfg.Decision)
+		assert.Equal(t, fakeagent.DefaultThresholds, cfg.Thresholds)
+		assert.Equal(t, 24*time.Hour, cfg.FlagDuration)
+		assert.Equal(t, "X-Forwarded-For", cfg.ClientIPHeader)
+		assert.Equal(t, 10*time.Second, cfg.UpdateExpiry)
+		assert.Empty(t, cfg.CustomRequestHeaders)
+	})
+	t.Run("an empty client-ip-header means RemoteAddr only", func(t *testing.T) {
+		o := defaultOptions()
+		fs := flag.NewFlagSet("fakeagent", flag.ContinueOnError)
+		o.agentFlags(fs)
+		_, err := parse(fs, []string{"-client-ip-header", ""}, getenv(nil))
+		require.NoError(t, err)
+		cfg, err := o.config()
+		require.NoError(t, err)
+		assert.Equal(t, fakeagent.NoClientIPHeader, cfg.ClientIPHeader)
+	})
 	assert.Equal(t, "tcp", cfg.Network)
 	assert.Equal(t, "127.0.0.1:0", cfg.Address)
 	assert.Negative(t, cfg.MaxConnections, "0 means no limit")

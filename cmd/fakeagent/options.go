@@ -38,6 +38,10 @@ type options struct {
 	adminAddress         hostPortValue
 	maxProcs             maxProcsValue
 	debugLogWebInputs    bool
+	debugLogAll          bool
+	configPath           string
+	clientIPHeader       string
+	customHeaders        headersValue
 
 	rulesFile      string
 	latency        durationValue
@@ -57,12 +61,35 @@ type options struct {
 	socketMode     socketModeValue
 	shutdownTime   durationValue
 	logLevel       slog.Level
+	recordRaw      bool
+	decision       decisionValue
+	thresholds     thresholdsValue
+	flagDuration   durationValue
 
 	version bool
 }
 
-// noEnv lists the flags that have no SIGSCI_* variable.
+// noEnv lists the flags that have no SIGSCI_* variable (nor a config
+// file key).
 var noEnv = map[string]bool{"version": true, "timeout": true}
+
+// aliases maps an option kept for compatibility to the real agent's name
+// for it: setting either sets both, and a flag of either wins over the
+// variables and config file keys of both.
+var aliases = map[string]string{"fake-update-expiry": "context-expiration"}
+
+// canonical returns the name an option is known by for precedence.
+func canonical(name string) string {
+	if a, ok := aliases[name]; ok {
+		return a
+	}
+	return name
+}
+
+// optionWarning is a config file option that was accepted but not used.
+type optionWarning struct {
+	file, option, reason string
+}
 
 func defaultOptions() *options {
 	return &options{
@@ -70,6 +97,10 @@ func defaultOptions() *options {
 		sharedCacheDir: fakeagent.DefaultSharedCacheDir,
 		agentMode:      modeValue(detect.ModeBlocking),
 		maxProcs:       maxProcsValue{text: "100%"},
+		clientIPHeader: fakeagent.DefaultClientIPHeader,
+		decision:       decisionValue(fakeagent.DecisionImmediate),
+		thresholds:     thresholdsValue(fakeagent.DefaultThresholds),
+		flagDuration:   durationValue{d: fakeagent.DefaultFlagDuration, positive: true},
 		updateExpiry:   durationValue{d: fakeagent.DefaultUpdateExpiry, positive: true},
 		recentRequests: intValue{n: fakeagent.DefaultRecentRequests, min: 1},
 		maxPending:     intValue{n: fakeagent.DefaultMaxPending, min: 1},
@@ -93,6 +124,11 @@ func (o *options) agentFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.startupProbeFilepath, "startup-probe-filepath", "", "`file` created once the rules are loaded, removed at shutdown; empty: off")
 	fs.Var(&o.maxProcs, "max-procs", "`CPUs` to use: a number, or a percentage of the machine's CPUs (sets GOMAXPROCS)")
 	fs.BoolVar(&o.debugLogWebInputs, "debug-log-web-inputs", false, "log every RPC call with its request line and decision")
+	fs.BoolVar(&o.debugLogAll, "debug-log-all-the-things", false, "log everything: debug-log-web-inputs and debug level")
+	fs.StringVar(&o.configPath, "config", "", "agent.conf `file` of key = \"value\" lines (the real agent's format); flags and variables win over it; empty: none")
+	fs.Var(&o.updateExpiry, "context-expiration", "`duration` a request's context (its RequestID) waits for its UpdateRequest")
+	fs.StringVar(&o.clientIPHeader, "client-ip-header", o.clientIPHeader, "request `header` holding the client IP for rules, thresholds and rate limits (its first entry), when present; empty: RemoteAddr only")
+	fs.Var(&o.customHeaders, "custom-request-headers", "`Name:value` pairs, comma-separated, added to the request headers of every reply for the application")
 	// Options of this project's agent double.
 	fs.BoolVar(&o.requireCredentials, "require-credentials", false, "refuse to start without accesskeyid and secretaccesskey, as the real agent does")
 	fs.Var(&o.agentMode, "agent-mode", "`mode`: blocking, not-blocking (tag only) or off (no inspection)")
@@ -106,7 +142,10 @@ func (o *options) agentFlags(fs *flag.FlagSet) {
 	fs.Var(&o.hangRate, "fake-hang-rate", "`fraction` (0 to 1) of calls never answered (until the module gives up)")
 	fs.Var(&o.faultMethods, "fake-fault-methods", "comma-separated `methods` the faults apply to (e.g. PreRequest); empty: all")
 	fs.Uint64Var(&o.seed, "fake-seed", 0, "`seed` for the fault injection's random numbers; 0: random")
-	fs.Var(&o.updateExpiry, "fake-update-expiry", "`duration` a RequestID waits for its UpdateRequest")
+	fs.Var(&o.updateExpiry, "fake-update-expiry", "`duration`: alias of context-expiration")
+	fs.Var(&o.decision, "fake-decision", "`mode` of blocking attacks: immediate (every attack, at once) or threshold (once the client IP is flagged by the attack thresholds)")
+	fs.Var(&o.thresholds, "fake-thresholds", "attack `thresholds` of -fake-decision threshold, as interval:limit pairs")
+	fs.Var(&o.flagDuration, "fake-flag-duration", "`duration` an IP stays flagged under -fake-decision threshold")
 	fs.Var(&o.recentRequests, "fake-recent-requests", "`number` of requests to keep for /requests")
 	fs.Var(&o.maxPending, "fake-max-pending", "`number` of RequestIDs that may wait for UpdateRequest; the oldest is dropped beyond")
 	fs.Var(&o.startupDelay, "fake-startup-delay", "`duration` before the rules count as loaded (to demonstrate the startup probe)")
@@ -116,26 +155,31 @@ func (o *options) agentFlags(fs *flag.FlagSet) {
 	fs.Var(&o.socketMode, "fake-socket-mode", "`permissions` of the Unix socket, in octal")
 	fs.Var(&o.shutdownTime, "fake-shutdown-timeout", "`duration` shutdown waits for calls in flight")
 	fs.TextVar(&o.logLevel, "fake-log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
+	fs.BoolVar(&o.recordRaw, "fake-record-raw", false, "record, serve on /requests and log request contents unredacted (by default what the real agent redacts is redacted)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 }
 
 // parse parses args, then fills the options not given as flags from the
-// SIGSCI_* environment: a flag wins over its variable, and an empty
-// variable counts as unset.
-func parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+// SIGSCI_* environment, then those still unset from the config file, if
+// the config option names one: a flag wins over its variable, which wins
+// over the config file (an empty variable counts as unset). Unknown
+// config file keys are accepted with a warning, returned, so that a real
+// agent's file works, unless they start with fake-.
+func parse(fs *flag.FlagSet, args []string, getenv func(string) string) ([]optionWarning, error) {
 	fs.SetOutput(io.Discard) // errors are reported by the caller, on one line
 	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
-		return err
+		return nil, err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q (every option is a flag: -name value)", fs.Arg(0))
+		return nil, fmt.Errorf("unexpected argument %q (every option is a flag: -name value)", fs.Arg(0))
 	}
 	set := make(map[string]bool)
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	fs.Visit(func(f *flag.Flag) { set[canonical(f.Name)] = true })
 	var err error
+	fromEnv := make(map[string]bool)
 	fs.VisitAll(func(f *flag.Flag) {
-		if err != nil || set[f.Name] || noEnv[f.Name] {
+		if err != nil || set[canonical(f.Name)] || fromEnv[canonical(f.Name)] || noEnv[f.Name] {
 			return
 		}
 		env := envName(f.Name)
@@ -146,8 +190,51 @@ func parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 		if e := fs.Set(f.Name, v); e != nil {
 			err = fmt.Errorf("invalid value %q for %s (environment, option -%s): %v", v, env, f.Name, e)
 		}
+		fromEnv[canonical(f.Name)] = true
 	})
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return parseConfigFile(fs, func(name string) bool { return set[name] || fromEnv[name] })
+}
+
+// parseConfigFile applies the config file named by the config option, if
+// any, to the options not set otherwise, and returns the options it
+// ignored.
+func parseConfigFile(fs *flag.FlagSet, isSet func(string) bool) ([]optionWarning, error) {
+	cf := fs.Lookup("config")
+	if cf == nil || cf.Value.String() == "" {
+		return nil, nil
+	}
+	path := cf.Value.String()
+	entries, err := loadAgentConf(path)
+	if err != nil {
+		return nil, err
+	}
+	var warnings []optionWarning
+	warn := func(option, reason string) { warnings = append(warnings, optionWarning{path, option, reason}) }
+	fromFile := make(map[string]bool)
+	for _, e := range entries {
+		f := fs.Lookup(e.key)
+		switch {
+		case e.key == "config":
+			warn(e.key, "a config file cannot name another")
+		case (f == nil || noEnv[e.key]) && strings.HasPrefix(e.key, "fake-"):
+			return nil, fmt.Errorf("config file %s: unknown option %q (options starting with fake- are the fake agent's own; -h lists them)", path, e.key)
+		case f == nil || noEnv[e.key]:
+			warn(e.key, "not an option of the fake agent; ignored")
+		case isSet(canonical(e.key)):
+			// A flag or variable wins.
+		case fromFile[canonical(e.key)]:
+			warn(e.key, "given twice (or with its alias); the first is used")
+		default:
+			if err := fs.Set(e.key, e.value); err != nil {
+				return nil, fmt.Errorf("invalid value %q for %s in config file %s: %v", e.value, e.key, path, err)
+			}
+			fromFile[canonical(e.key)] = true
+		}
+	}
+	return warnings, nil
 }
 
 // config turns the options into the library's configuration, after the
@@ -181,7 +268,13 @@ func (o *options) config() (fakeagent.Config, error) {
 		StartupProbeFilepath: o.startupProbeFilepath,
 		StartupDelay:         o.startupDelay.d,
 		AdminAddress:         string(o.adminAddress),
-		DebugLogWebInputs:    o.debugLogWebInputs,
+		DebugLogWebInputs:    o.debugLogWebInputs || o.debugLogAll,
+		RecordRaw:            o.recordRaw,
+		Decision:             fakeagent.DecisionMode(o.decision),
+		Thresholds:           []fakeagent.Threshold(o.thresholds),
+		FlagDuration:         o.flagDuration.d,
+		ClientIPHeader:       o.clientIPHeader,
+		CustomRequestHeaders: [][2]string(o.customHeaders),
 		Faults: fakeagent.Faults{
 			Latency:       o.latency.d,
 			LatencyJitter: o.latencyJitter.d,
@@ -198,6 +291,9 @@ func (o *options) config() (fakeagent.Config, error) {
 		MaxMessageSize:  o.maxMessageSize.n,
 		IdleTimeout:     o.idleTimeout.d,
 		ShutdownTimeout: o.shutdownTime.d,
+	}
+	if cfg.ClientIPHeader == "" {
+		cfg.ClientIPHeader = fakeagent.NoClientIPHeader
 	}
 	// The library's "no limit" is negative; the flags' is 0.
 	if cfg.MaxConnections == 0 {
@@ -357,5 +453,80 @@ func (m *maxProcsValue) Set(s string) error {
 		n = v
 	}
 	m.text, m.n, m.set = s, n, true
+	return nil
+}
+
+// decisionValue is a fakeagent.DecisionMode.
+type decisionValue fakeagent.DecisionMode
+
+func (d *decisionValue) String() string { return string(*d) }
+func (d *decisionValue) Set(s string) error {
+	m, err := fakeagent.ParseDecisionMode(s)
+	if err != nil {
+		return err
+	}
+	*d = decisionValue(m)
+	return nil
+}
+
+// thresholdsValue is a list of interval:limit pairs, such as
+// 1m:50,10m:350,1h:1800.
+type thresholdsValue []fakeagent.Threshold
+
+func (t *thresholdsValue) String() string {
+	parts := make([]string, len(*t))
+	for i, th := range *t {
+		parts[i] = fmt.Sprintf("%v:%d", th.Interval, th.Limit)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (t *thresholdsValue) Set(s string) error {
+	var out []fakeagent.Threshold
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		iv, lim, ok := strings.Cut(part, ":")
+		d, err := time.ParseDuration(iv)
+		n, nerr := strconv.Atoi(lim)
+		if !ok || err != nil || d <= 0 || nerr != nil || n < 1 {
+			return fmt.Errorf("%q: want interval:limit pairs such as 1m:50,10m:350,1h:1800", part)
+		}
+		out = append(out, fakeagent.Threshold{Interval: d, Limit: n})
+	}
+	if len(out) == 0 {
+		return errors.New("want at least one interval:limit pair, such as 1m:50")
+	}
+	*t = out
+	return nil
+}
+
+// headersValue is a list of Name:value pairs, comma-separated.
+type headersValue [][2]string
+
+func (h *headersValue) String() string {
+	parts := make([]string, len(*h))
+	for i, kv := range *h {
+		parts[i] = kv[0] + ":" + kv[1]
+	}
+	return strings.Join(parts, ",")
+}
+
+func (h *headersValue) Set(s string) error {
+	var out [][2]string
+	for part := range strings.SplitSeq(s, ",") {
+		if strings.TrimSpace(part) == "" {
+			continue
+		}
+		name, value, ok := strings.Cut(part, ":")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || strings.ContainsAny(name, " \t\r\n") {
+			return fmt.Errorf("%q: want Name:value pairs, comma-separated, such as X-Env:staging,X-Team:waf", part)
+		}
+		out = append(out, [2]string{name, strings.TrimSpace(value)})
+	}
+	*h = out
 	return nil
 }

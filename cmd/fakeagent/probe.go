@@ -22,7 +22,7 @@ func runProbe(ctx context.Context, args []string, getenv func(string) string, st
 	fs := flag.NewFlagSet("fakeagent probe", flag.ContinueOnError)
 	fs.Var(&opts.rpcAddress, "rpc-address", "`address` of the agent: /path/to.sock, unix:/path, host:port or tcp:host:port")
 	fs.Var(&timeout, "timeout", "`duration` to wait for the agent, connecting included")
-	if err := parse(fs, args, getenv); err != nil {
+	if _, err := parse(fs, args, getenv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			usage(stdout, fs, "fakeagent probe [flags]")
 			return exitOK
