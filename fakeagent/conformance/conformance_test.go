@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,49 +20,6 @@ import (
 	"github.com/seed-a2a44e50/ngwaf-helloworld/fakeagent/conformance"
 	"github.com/seed-a2a44e50/ngwaf-helloworld/module"
 )
-
-// echoApp is the application contract the suite drives, as small as it
-// gets: upstream mtest's query parameters on every path, and GET /headers.
-func echoApp() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && r.URL.Path == "/headers" {
-			out := map[string]string{}
-			for k := range r.Header {
-				if strings.HasPrefix(k, "X-Sigsci-") {
-					out[k] = strings.Join(r.Header.Values(k), ", ")
-				}
-			}
-			_ = json.NewEncoder(w).Encode(out)
-			return
-		}
-		q := r.URL.Query()
-		body := []byte("OK")
-		if n, err := strconv.Atoi(q.Get("size")); err == nil {
-			body = bytes.Repeat([]byte{'a'}, n)
-		}
-		if q.Get("echo") != "" {
-			body, _ = io.ReadAll(r.Body)
-		}
-		if ms, err := strconv.Atoi(q.Get("response_time")); err == nil {
-			select {
-			case <-time.After(time.Duration(ms) * time.Millisecond):
-			case <-r.Context().Done():
-				return
-			}
-		}
-		code := 200
-		if c, err := strconv.Atoi(q.Get("response_code")); err == nil {
-			code = c
-		}
-		if code >= 300 && code < 400 {
-			w.Header().Set("Location", "/")
-		}
-		w.Header().Set("Content-Type", "text/plain")
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		w.WriteHeader(code)
-		_, _ = w.Write(body)
-	})
-}
 
 // socketPath returns a short socket path (t.TempDir paths are too long
 // for a Unix socket) removed when the test ends.
@@ -123,7 +78,7 @@ func TestOurModulePassesEveryRequiredCheck(t *testing.T) {
 		{"over TCP", "tcp", freePort(t)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			app := protected(t, echoApp(), tc.network, tc.address, nil)
+			app := protected(t, conformance.EchoApp(), tc.network, tc.address, nil)
 			rep := run(t, app, tc.network+":"+tc.address)
 			assert.True(t, rep.Passed, "failed: %v", rep.Failed())
 			assert.Empty(t, rep.Failed())
@@ -142,7 +97,7 @@ func TestABrokenModuleIsCaught(t *testing.T) {
 	// Outside the module: remember the client's X-Sigsci-* headers. Inside
 	// it: add them back, as a module that never strips them would leave
 	// them.
-	app := echoApp()
+	app := conformance.EchoApp()
 	restore := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h, ok := r.Context().Value(spoofKey{}).(http.Header); ok {
 			for k, v := range h {
@@ -174,7 +129,7 @@ func TestABrokenModuleIsCaught(t *testing.T) {
 }
 
 func TestRunRefusesWhatItCannotTest(t *testing.T) {
-	plain := httptest.NewServer(echoApp())
+	plain := httptest.NewServer(conformance.EchoApp())
 	t.Cleanup(plain.Close)
 	closed := freePort(t)
 	cases := []struct {
