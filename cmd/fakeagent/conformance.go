@@ -86,4 +86,3 @@ func runConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	return exitOK
 }
-
