@@ -666,6 +666,9 @@ func checkModuleInit(_ context.Context, s *suite) Result {
 	var order []string
 	for _, srv := range s.agent.all {
 		for _, m := range srv.Stats().Modules {
+			if m.Inits == 0 { // a module known from its PreRequests only
+				continue
+			}
 			if _, ok := inits[m.ModuleVersion]; !ok {
 				order = append(order, m.ModuleVersion)
 			}
