@@ -579,9 +579,10 @@ func checkConnectionReuse(_ context.Context, s *suite) Result {
 // failOpen swaps the agent for one with faults f (nil: none at all), then
 // sends a GET and a POST to echo: both must be answered by the app, the
 // body whole. With faults, each is sent until the agent has seen one
-// carry the fault (a module's first call after the swap may meet a dead
-// connection and fail open without reaching the new agent); every try
-// must be answered.
+// carry the fault, for up to the settle time (a module's first call after
+// the swap may meet a dead connection, or an open circuit breaker may
+// skip the agent: both fail open without reaching it); every try must be
+// answered.
 func failOpen(f *fakeagent.Faults) func(context.Context, *suite) Result {
 	return func(ctx context.Context, s *suite) Result {
 		var err error
@@ -602,7 +603,11 @@ func failOpen(f *fakeagent.Faults) func(context.Context, *suite) Result {
 		}{{"GET", get}, {"POST", post}} {
 			tries, faulted := 0, false
 			var last exchange
-			for !faulted && tries < failOpenTries && len(bad) == 0 {
+			deadline := time.Now().Add(s.cfg.Settle)
+			for !faulted && len(bad) == 0 && (tries == 0 || time.Now().Before(deadline)) {
+				if tries > 0 {
+					pause(ctx, failOpenPace)
+				}
 				tries++
 				r.req.token = s.token("fail-open")
 				last = s.send(ctx, r.req)
@@ -622,7 +627,7 @@ func failOpen(f *fakeagent.Faults) func(context.Context, *suite) Result {
 			switch {
 			case len(bad) > 0:
 			case !faulted:
-				bad = append(bad, fmt.Sprintf("%s: none of %d requests reached the agent, all failed open at once", r.name, tries))
+				bad = append(bad, fmt.Sprintf("%s: none of %d requests in %v reached the agent (all failed open without calling it)", r.name, tries, s.cfg.Settle))
 			case tries > 1:
 				ok = append(ok, fmt.Sprintf("%s 200 in %v (at try %d; the earlier ones failed open before reaching the agent)", r.name, ms(last.elapsed), tries))
 			default:
@@ -636,8 +641,19 @@ func failOpen(f *fakeagent.Faults) func(context.Context, *suite) Result {
 	}
 }
 
-// failOpenTries bounds the requests sent until one reaches a faulty agent.
-const failOpenTries = 10
+// failOpenPace spaces the requests sent until one reaches a faulty agent,
+// leaving a circuit breaker the time to let a probe through.
+const failOpenPace = 50 * time.Millisecond
+
+// pause waits d or until ctx is done.
+func pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
 
 func checkRecovers(ctx context.Context, s *suite) Result {
 	if err := s.agent.restart(fakeagent.Faults{}); err != nil {

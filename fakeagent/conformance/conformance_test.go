@@ -43,10 +43,10 @@ func freePort(t *testing.T) string {
 
 // protected serves app behind our module, dialling network:address, with
 // wrap (if any) around the module.
-func protected(t *testing.T, app http.Handler, network, address string, wrap func(http.Handler) http.Handler) string {
+func protected(t *testing.T, app http.Handler, network, address string, wrap func(http.Handler) http.Handler, opts ...module.ModuleConfigOption) string {
 	t.Helper()
-	m, err := module.NewModule(app, module.Socket(network, address),
-		module.Logger(slog.New(slog.DiscardHandler)))
+	m, err := module.NewModule(app, append([]module.ModuleConfigOption{module.Socket(network, address),
+		module.Logger(slog.New(slog.DiscardHandler))}, opts...)...)
 	require.NoError(t, err)
 	var h http.Handler = m
 	if wrap != nil {
@@ -89,6 +89,15 @@ func TestOurModulePassesEveryRequiredCheck(t *testing.T) {
 			assert.Contains(t, reuse.Detail, "pooled")
 		})
 	}
+}
+
+func TestAModuleWhoseBreakerSkipsTheAgentStillPasses(t *testing.T) {
+	// The breaker opens at the first failure and probes after 300ms: the
+	// fault phases must wait for a probe to reach the agent.
+	addr := socketPath(t)
+	app := protected(t, conformance.EchoApp(), "unix", addr, nil, module.CircuitBreaker(1, 300*time.Millisecond))
+	rep := run(t, app, addr)
+	assert.True(t, rep.Passed, "failed: %v", rep.Failed())
 }
 
 func TestABrokenModuleIsCaught(t *testing.T) {
