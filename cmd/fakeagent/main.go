@@ -17,6 +17,8 @@
 //
 //	fakeagent [flags]          serve until SIGTERM or SIGINT
 //	fakeagent probe [flags]    call ModuleInit on the agent; exit 0 if it answers
+//	fakeagent conformance -app URL [-agent-address ADDR] [-json]
+//	                           run the module conformance suite against an app
 //	fakeagent -version
 //
 // Exit codes: 0 success, 1 failure, 2 invalid options.
@@ -61,13 +63,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 1 && args[1] == "probe" {
 		return runProbe(ctx, args[2:], getenv, stdout, stderr)
 	}
+	if len(args) > 1 && args[1] == "conformance" {
+		return runConformance(ctx, args[2:], stdout, stderr)
+	}
 	opts := defaultOptions()
 	fs := flag.NewFlagSet("fakeagent", flag.ContinueOnError)
 	opts.agentFlags(fs)
 	warnings, err := parse(fs, args[1:], getenv)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			usage(stdout, fs, "fakeagent [flags]\n  fakeagent probe [-rpc-address address] [-timeout 1s]\n  fakeagent -version")
+			usage(stdout, fs, "fakeagent [flags]\n  fakeagent probe [-rpc-address address] [-timeout 1s]\n  "+conformanceSynopsis+"\n  fakeagent -version")
 			return exitOK
 		}
 		printError(stderr, "fakeagent", err)

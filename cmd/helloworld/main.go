@@ -8,6 +8,12 @@
 // The listen address defaults to localhost:8000. The agent address is a
 // Unix socket path when it contains a slash (or starts with unix:), else
 // host:port (optionally tcp:host:port); without it no module is used.
+//
+// Every path and method answers the hello page, as upstream's helloworld
+// does, except GET /healthz (never inspected) and GET /headers (the
+// X-Sigsci-* request headers the app received, as JSON). The query
+// parameters of upstream's mtest shape any answer, so that a conformance
+// suite can drive the module through it (see echo.go).
 package main
 
 import (
@@ -71,7 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 1 && args[1] == "probe" {
 		return probe(ctx, args[2:], stdout, stderr)
 	}
-	cfg, err := parseArgs(args, stderr)
+	cfg, err := parseArgs(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
@@ -80,7 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "helloworld:", err)
+		fmt.Fprintf(stderr, "helloworld: %v (helloworld -h for help)\n", err)
 		return exitUsage
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
@@ -93,10 +99,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 var errVersion = errors.New("version requested")
 
-func parseArgs(args []string, stderr io.Writer) (*config, error) {
+// parseArgs parses the command line. Help goes to stdout; errors are
+// returned, not printed, so that run prints each one once.
+func parseArgs(args []string, stdout io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("helloworld", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
+	// The flag package calls Usage on every error too; help is printed
+	// only when asked for, below.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	usage := func() {
+		fs.SetOutput(stdout)
 		fmt.Fprintf(fs.Output(), "usage: helloworld [flags] [listen-address [agent-address]]\n"+
 			"       helloworld probe [address]\n\n"+
 			"listen-address defaults to %s. agent-address is a Unix socket path\n"+
@@ -104,9 +116,9 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 			"requests are not inspected.\n\nflags:\n", defaultListen)
 		fs.PrintDefaults()
 	}
-	cfg := &config{}
-	fs.DurationVar(&cfg.timeout, "timeout", module.DefaultTimeout, "agent call timeout, connecting included; on timeout requests fail open")
-	fs.DurationVar(&cfg.drainTimeout, "drain-timeout", 10*time.Second, "how long to let in-flight requests finish on SIGTERM/SIGINT")
+	cfg := &config{timeout: module.DefaultTimeout, drainTimeout: 10 * time.Second}
+	fs.Var((*durationFlag)(&cfg.timeout), "timeout", "agent call `duration`, connecting included; on timeout requests fail open")
+	fs.Var((*durationFlag)(&cfg.drainTimeout), "drain-timeout", "how long to let in-flight requests finish on SIGTERM/SIGINT (a `duration`)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&cfg.debug, "debug", false, "log every inspection decision (and set -log-level debug)")
 	fs.IntVar(&cfg.maxConns, "max-conns", module.DefaultMaxConns, "pooled agent connections at most")
@@ -114,6 +126,9 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&cfg.debugAddress, "debug-address", "", "serve /debug/module (the module's counters as JSON) and /debug/pprof/ here; a bare :port binds localhost only")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage()
+		}
 		return nil, err
 	}
 	if *showVersion {
@@ -265,12 +280,13 @@ func newServer(h http.Handler, logger *slog.Logger) *http.Server {
 	}
 }
 
-// newHandler builds the routes: /healthz is answered directly; everything
-// else goes through the module when an agent address is configured.
+// newHandler builds the routes: GET /healthz is answered directly;
+// everything else goes through the module when an agent address is
+// configured, and every path but GET /headers answers the hello page.
 func newHandler(cfg *config, logger *slog.Logger) (http.Handler, *module.Module, error) {
 	app := http.NewServeMux()
 	app.HandleFunc("GET /headers", sigsciHeaders)
-	app.HandleFunc("/{$}", hello)
+	app.HandleFunc("/", hello)
 
 	root := http.NewServeMux()
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -316,8 +332,18 @@ func debugHandler(mod *module.Module) http.Handler {
 	return mux
 }
 
-// hello is the application itself.
+// hello is the application itself: the hello page on every path, shaped
+// by the echo parameters when the query has any.
 func hello(w http.ResponseWriter, r *http.Request) {
+	p, err := parseEcho(r.URL.Query())
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if p.set() {
+		p.serve(w, r)
+		return
+	}
 	n, err := io.Copy(io.Discard, r.Body)
 	if err != nil {
 		http.Error(w, "reading request body: "+err.Error(), http.StatusBadRequest)
@@ -352,13 +378,29 @@ func sigsciHeaders(w http.ResponseWriter, r *http.Request) {
 // probe checks a running helloworld's /healthz, for container health checks
 // in images without a shell.
 func probe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("helloworld probe", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	usage := func() {
+		fmt.Fprintf(stdout, "usage: helloworld probe [address]\n\n"+
+			"GET http://address/healthz and exit 0 if it answers 200 within 2s, else 1.\n"+
+			"address defaults to %s; a wildcard host (0.0.0.0, ::, empty) means 127.0.0.1.\n", defaultListen)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage()
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "helloworld probe: %v (helloworld probe -h for help)\n", err)
+		return exitUsage
+	}
 	addr := defaultListen
-	switch len(args) {
+	switch fs.NArg() {
 	case 0:
 	case 1:
-		addr = args[0]
+		addr = fs.Arg(0)
 	default:
-		fmt.Fprintln(stderr, "helloworld: usage: helloworld probe [address]")
+		fmt.Fprintf(stderr, "helloworld probe: too many arguments %q: want [address]\n", fs.Args())
 		return exitUsage
 	}
 	host, port, err := net.SplitHostPort(addr)

@@ -97,10 +97,82 @@ func TestWithoutAnAgentEveryRouteAnswers(t *testing.T) {
 	assert.Equal(t, 200, code)
 	assert.Equal(t, "ok\n", body)
 
-	code, _ = a.get(t, "/nope", nil)
-	assert.Equal(t, 404, code)
-
 	assert.Equal(t, 0, a.stop(t), "a cancelled context is a clean shutdown")
+}
+
+func TestEveryPathAndMethodAnswersTheHelloPage(t *testing.T) {
+	dir := t.TempDir()
+	for _, agent := range []struct{ name, addr string }{
+		{"without an agent", ""},
+		{"with an unreachable agent", filepath.Join(dir, "missing.sock")},
+	} {
+		args := []string{"127.0.0.1:0"}
+		if agent.addr != "" {
+			args = append(args, agent.addr)
+		}
+		a := startApp(t, args...)
+		for _, tc := range []struct{ method, path string }{
+			{"GET", "/wp-login.php?action=register"},
+			{"GET", "/cgi-bin/test.cgi"},
+			{"HEAD", "/a/b/c"},
+			{"DELETE", "/"},
+			{"PUT", "/headers"},
+			{"OPTIONS", "/healthz/more"},
+		} {
+			t.Run(agent.name+", "+tc.method+" "+tc.path+" is the hello page", func(t *testing.T) {
+				req, err := http.NewRequest(tc.method, a.url+tc.path, nil)
+				require.NoError(t, err)
+				resp, err := http.DefaultClient.Do(req)
+				require.NoError(t, err)
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				assert.Equal(t, 200, resp.StatusCode)
+				if tc.method != "HEAD" {
+					assert.Equal(t, "Hello, world!\n", string(b))
+				}
+			})
+		}
+	}
+}
+
+func TestTheEchoParametersShapeTheAnswer(t *testing.T) {
+	a := startApp(t, "127.0.0.1:0")
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	cases := []struct {
+		name     string
+		method   string
+		path     string
+		body     string
+		code     int
+		want     string
+		location string
+	}{
+		{"response_code sets the status", "GET", "/response?response_code=404", "", 404, "OK", ""},
+		{"a 3xx response_code sets a Location", "GET", "/x?response_code=302", "", 302, "OK", "/"},
+		{"size answers that many bytes", "GET", "/?size=5", "", 200, "aaaaa", ""},
+		{"size 0 answers an empty body", "GET", "/?size=0", "", 200, "", ""},
+		{"echo answers the request body", "POST", "/response?echo=1", "a=1&b=2", 200, "a=1&b=2", ""},
+		{"response_time delays the answer", "GET", "/?response_time=20", "", 200, "OK", ""},
+		{"every parameter at once", "POST", "/?echo=1&response_code=201&response_time=1", "x", 201, "x", ""},
+		{"an unknown status is refused", "GET", "/?response_code=99", "", 400, "response_code \"99\": want an integer from 200 to 599\n", ""},
+		{"a status above 599 is refused", "GET", "/?response_code=600", "", 400, "response_code \"600\": want an integer from 200 to 599\n", ""},
+		{"a response_time that is not a number is refused", "GET", "/?response_time=soon", "", 400, "response_time \"soon\": want an integer from 0 to 10000\n", ""},
+		{"a negative size is refused", "GET", "/?size=-1", "", 400, "size \"-1\": want an integer from 0 to 16777216\n", ""},
+		{"other parameters leave the hello page", "GET", "/?q=1", "", 200, "Hello, world!\n", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(tc.method, a.url+tc.path, strings.NewReader(tc.body))
+			require.NoError(t, err)
+			resp, err := noRedirect.Do(req)
+			require.NoError(t, err)
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			assert.Equal(t, tc.code, resp.StatusCode)
+			assert.Equal(t, tc.want, string(b))
+			assert.Equal(t, tc.location, resp.Header.Get("Location"))
+		})
+	}
 }
 
 func TestHelloCountsThePostedBody(t *testing.T) {
@@ -136,7 +208,7 @@ func TestBadCommandLinesExitWithUsageErrors(t *testing.T) {
 	}{
 		{"an unknown flag", []string{"-nope"}, "flag provided but not defined: -nope"},
 		{"a negative timeout", []string{"-timeout", "-1s"}, "-timeout -1s: must be positive"},
-		{"a bad duration", []string{"-drain-timeout", "soon"}, "invalid value \"soon\" for flag -drain-timeout"},
+		{"a bad duration", []string{"-drain-timeout", "soon"}, "invalid value \"soon\" for flag -drain-timeout: want a duration such as 100ms, 2s or 1m30s"},
 		{"a bad log level", []string{"-log-level", "loud"}, "-log-level \"loud\""},
 		{"zero connections", []string{"-max-conns", "0"}, "-max-conns 0"},
 		{"a listen address without a port", []string{"localhost"}, "listen address \"localhost\""},
@@ -146,11 +218,14 @@ func TestBadCommandLinesExitWithUsageErrors(t *testing.T) {
 		{"three arguments", []string{"a:1", "b:2", "c:3"}, "too many arguments"},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name+" is refused", func(t *testing.T) {
-			var stderr syncBuffer
-			code := run(context.Background(), append([]string{"helloworld"}, tc.args...), io.Discard, &stderr)
+		t.Run(tc.name+" is refused in one line", func(t *testing.T) {
+			var stdout, stderr syncBuffer
+			code := run(context.Background(), append([]string{"helloworld"}, tc.args...), &stdout, &stderr)
 			assert.Equal(t, exitUsage, code)
 			assert.Contains(t, stderr.String(), tc.want)
+			assert.Equal(t, 1, strings.Count(stderr.String(), "\n"), "one line, no usage: %q", stderr.String())
+			assert.True(t, strings.HasPrefix(stderr.String(), "helloworld: "), stderr.String())
+			assert.Empty(t, stdout.String())
 		})
 	}
 }
@@ -187,15 +262,29 @@ func TestProbe(t *testing.T) {
 	assert.Contains(t, errOut.String(), "helloworld probe:")
 
 	assert.Equal(t, exitUsage, run(context.Background(), []string{"helloworld", "probe", "nonsense"}, io.Discard, io.Discard))
+	errOut = syncBuffer{}
+	assert.Equal(t, exitUsage, run(context.Background(), []string{"helloworld", "probe", "a:1", "b:2"}, io.Discard, &errOut))
+	assert.Contains(t, errOut.String(), "too many arguments")
+	errOut = syncBuffer{}
+	assert.Equal(t, exitUsage, run(context.Background(), []string{"helloworld", "probe", "-nope"}, io.Discard, &errOut))
+	assert.Equal(t, "helloworld probe: flag provided but not defined: -nope (helloworld probe -h for help)\n", errOut.String())
 }
 
 func TestVersionAndHelp(t *testing.T) {
 	var out syncBuffer
 	assert.Equal(t, exitOK, run(context.Background(), []string{"helloworld", "-version"}, &out, io.Discard))
 	assert.Equal(t, "helloworld dev\n", out.String())
-	var errOut syncBuffer
-	assert.Equal(t, exitOK, run(context.Background(), []string{"helloworld", "-h"}, io.Discard, &errOut))
-	assert.Contains(t, errOut.String(), "usage: helloworld")
+	for _, args := range [][]string{{"-h"}, {"-help"}, {"probe", "-h"}} {
+		t.Run(strings.Join(args, " ")+" prints help to stdout", func(t *testing.T) {
+			var out, errOut syncBuffer
+			assert.Equal(t, exitOK, run(context.Background(), append([]string{"helloworld"}, args...), &out, &errOut))
+			assert.Contains(t, out.String(), "usage: helloworld")
+			assert.Empty(t, errOut.String())
+		})
+	}
+	var help syncBuffer
+	run(context.Background(), []string{"helloworld", "-h"}, &help, io.Discard)
+	assert.Contains(t, help.String(), "-timeout duration", "the flag's argument is named")
 }
 
 func TestAListenFailureIsAnError(t *testing.T) {
