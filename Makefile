@@ -17,7 +17,7 @@ VULNDB_VERSION := v0.0.0-20261105234957-e22db6528018
 VULNDB         := $(BIN)/vulndb-$(VULNDB_VERSION)
 FUZZTIME       ?= 20000x
 
-.PHONY: all build test test-unit test-soak soak test-deploy test-bench bench loadtest fuzz lint vulncheck demo generate clean
+.PHONY: all build test test-unit test-soak soak test-deploy test-bench test-examples bench loadtest fuzz lint vulncheck demo generate clean
 
 all: build
 
@@ -25,7 +25,7 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
 ## test: everything CI runs (the README's test command).
-test: test-unit test-soak test-deploy test-bench lint vulncheck fuzz
+test: test-unit test-soak test-deploy test-bench test-examples lint vulncheck fuzz
 
 # -count=1: e2e/, faults/ and bench/ build the binaries in a subprocess, so
 # go test's cache can't see that their sources changed.
@@ -51,6 +51,10 @@ test-bench:
 
 test-deploy:
 	cd deploy && $(GO) vet ./... && $(GO) test ./...
+
+## test-examples: the gin, echo and chi servers (examples/, a nested module) against the fake agent.
+test-examples:
+	cd examples && $(GO) vet ./... && $(GO) test -race -count=1 ./...
 
 ## fuzz: every decoder's fuzz target for FUZZTIME, from its checked-in corpus.
 fuzz:

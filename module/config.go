@@ -6,22 +6,16 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"runtime"
 	"strings"
 	"time"
 )
 
-// Version is this module's version, reported to the agent in ModuleVersion.
-const Version = "0.1.0"
+// version is this module's version (Version), reported to the agent in
+// ModuleVersion.
+const version = "0.1.0"
 
-// Defaults, matching the upstream module where it has one.
+// Defaults of our own options; upstream's are the variables in defaults.go.
 const (
-	DefaultNetwork          = "unix"
-	DefaultAddress          = "/var/run/sigsci.sock"
-	DefaultTimeout          = 100 * time.Millisecond
-	DefaultAnomalySize      = 512 * 1024
-	DefaultAnomalyDuration  = time.Second
-	DefaultMaxContentLength = 100000
 	DefaultBreakerThreshold = 5
 	DefaultBreakerCooldown  = 200 * time.Millisecond
 	defaultModuleName       = "ngwaf-helloworld-module-golang"
@@ -72,20 +66,27 @@ type ModuleConfig struct {
 
 func newModuleConfig(opts []ModuleConfigOption) (*ModuleConfig, error) {
 	c := &ModuleConfig{
-		network:          DefaultNetwork,
-		address:          DefaultAddress,
-		timeout:          DefaultTimeout,
-		anomalySize:      DefaultAnomalySize,
-		anomalyDuration:  DefaultAnomalyDuration,
-		maxContentLength: DefaultMaxContentLength,
-		moduleIdentifier: defaultModuleName + " " + Version,
-		serverIdentifier: runtime.Version(),
-		maxConns:         DefaultMaxConns,
-		breakerThreshold: DefaultBreakerThreshold,
-		breakerCooldown:  DefaultBreakerCooldown,
+		network:                   DefaultRPCNetwork,
+		address:                   DefaultRPCAddress,
+		timeout:                   DefaultTimeout,
+		anomalySize:               DefaultAnomalySize,
+		anomalyDuration:           DefaultAnomalyDuration,
+		maxContentLength:          DefaultMaxContentLength,
+		allowUnknownContentLength: DefaultAllowUnknownContentLength,
+		inspector:                 DefaultInspector,
+		debug:                     DefaultDebug,
+		moduleIdentifier:          DefaultModuleIdentifier,
+		serverIdentifier:          DefaultServerIdentifier,
+		serverFlavor:              DefaultServerFlavor,
+		maxConns:                  DefaultMaxConns,
+		breakerThreshold:          DefaultBreakerThreshold,
+		breakerCooldown:           DefaultBreakerCooldown,
 	}
 	var errs []error
 	for _, opt := range opts {
+		if opt == nil { // upstream's AltResponseCodes is a nil option
+			continue
+		}
 		if err := opt(c); err != nil {
 			errs = append(errs, err)
 		}

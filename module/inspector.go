@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/rpc"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -54,6 +55,17 @@ type RPCInspectorConfig struct {
 // out a connection, writes the request and reads the reply on the calling
 // goroutine, and puts the connection back.
 type RPCInspector struct {
+	// Upstream's fields, so that &RPCInspector{Network: ..., Address: ...,
+	// Timeout: ...} works as it does there (rpcclient.go); NewRPCInspector
+	// fills in the first three.
+	Network           string                      // "unix" or "tcp"; DefaultRPCNetwork when empty
+	Address           string                      // socket path or host:port; DefaultRPCAddress when empty
+	Timeout           time.Duration               // per call; DefaultTimeout when not positive
+	Debug             bool                        // accepted for compatibility; logging goes through slog
+	InitRPCClientFunc func() (*rpc.Client, error) // when set, every call is made on the client it returns
+	FiniRPCClientFunc func(*rpc.Client, error)    // when set, replaces closing that client after a call
+	setupOnce         sync.Once
+
 	timeout time.Duration
 	pool    *pool
 	breaker *breaker
@@ -78,6 +90,9 @@ func NewRPCInspector(cfg RPCInspectorConfig) *RPCInspector {
 		cfg.Logger = slog.Default()
 	}
 	return &RPCInspector{
+		Network: cfg.Network,
+		Address: cfg.Address,
+		Timeout: cfg.Timeout,
 		logger:  cfg.Logger,
 		address: cfg.Network + ":" + cfg.Address,
 		timeout: cfg.Timeout,
@@ -123,6 +138,10 @@ func (ri *RPCInspector) callMsgOut(method string, in *RPCMsgIn, out *RPCMsgOut) 
 }
 
 func (ri *RPCInspector) call(method string, args, reply any) error {
+	ri.setup()
+	if ri.InitRPCClientFunc != nil {
+		return ri.callClient(method, args, reply)
+	}
 	start := ri.now()
 	if !ri.breaker.allow(start) {
 		ri.rejected.Add(1)
@@ -172,6 +191,7 @@ func (ri *RPCInspector) connLosses() uint64 { return ri.pool.losses.Load() }
 
 // Close closes every pooled connection. Calls made afterwards fail.
 func (ri *RPCInspector) Close() error {
+	ri.setup()
 	ri.pool.close()
 	return nil
 }
@@ -191,6 +211,7 @@ type RPCStats struct {
 
 // Stats returns the inspector's counters.
 func (ri *RPCInspector) Stats() RPCStats {
+	ri.setup()
 	dials, retries, open := ri.pool.stats()
 	return RPCStats{
 		Calls:           ri.calls.Load(),

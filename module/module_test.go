@@ -65,7 +65,7 @@ func TestModuleInitIsSentAtConstruction(t *testing.T) {
 	a := startAgent(t, "unix")
 	a.module(t, http.NotFoundHandler(), ServerFlavor("helloworld"))
 	in := <-a.inits
-	assert.Equal(t, defaultModuleName+" "+Version, in.ModuleVersion)
+	assert.Equal(t, defaultModuleName+" "+Version(), in.ModuleVersion)
 	assert.Equal(t, "helloworld", in.ServerFlavor)
 	assert.NotZero(t, in.Timestamp)
 	assert.NotZero(t, in.NowMillis)

@@ -98,6 +98,21 @@ func (rw *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // Unwrap returns the wrapped writer, for http.ResponseController.
 func (rw *responseWriter) Unwrap() http.ResponseWriter { return rw.w }
 
+// BaseResponseWriter returns the wrapped writer (upstream's ResponseWriter).
+func (rw *responseWriter) BaseResponseWriter() http.ResponseWriter { return rw.w }
+
+// StatusCode is the status written so far: 200 until the handler writes
+// another (upstream's ResponseWriter).
+func (rw *responseWriter) StatusCode() int {
+	if rw.status == 0 {
+		return http.StatusOK
+	}
+	return rw.status
+}
+
+// BytesWritten counts the body bytes written (upstream's ResponseWriter).
+func (rw *responseWriter) BytesWritten() int64 { return rw.size }
+
 // finish makes sure the actions apply when the handler wrote nothing.
 func (rw *responseWriter) finish() {
 	if !rw.wroteHeader && !rw.hijacked {
