@@ -592,7 +592,7 @@ func pick(cond bool, yes, no string) string {
 func rpcRequest() *module.RPCMsgIn {
 	now := time.Now()
 	return &module.RPCMsgIn{
-		ModuleVersion: "ngwaf-helloworld-module-golang " + module.Version,
+		ModuleVersion: module.DefaultModuleIdentifier,
 		ServerVersion: runtime.Version(),
 		ServerFlavor:  "loadcompare",
 		ServerName:    "127.0.0.1:8000",
