@@ -138,6 +138,7 @@ type recorder struct {
 	pending   map[string]*list.Element // RequestID -> element of order
 	order     list.List                // *pendingEntry, oldest first
 	postIndex map[postKey]*Record      // recorded PreRequests awaiting a PostRequest
+	feed      *eventLog                // the changes of records, for /events (events.go)
 	counters
 }
 
@@ -151,6 +152,7 @@ func newRecorder(clock Clock, expiry time.Duration, size, maxPending int, m *met
 		pending:    make(map[string]*list.Element),
 		postIndex:  make(map[postKey]*Record),
 		counters:   newCounters(),
+		feed:       newEventLog(eventRingSize),
 	}
 }
 
@@ -178,6 +180,7 @@ func (r *recorder) addPre(rec *Record, devs []Deviation) {
 		}
 	}
 	r.pushLocked(rec)
+	r.feed.changedLocked(rec)
 }
 
 func (r *recorder) addPendingLocked(rec *Record, now time.Time) {
@@ -200,6 +203,7 @@ func (r *recorder) evictLocked(el *list.Element, why string) {
 	r.evicted++
 	r.m.evicted.Inc()
 	r.m.pending.Set(float64(len(r.pending)))
+	r.feed.changedLocked(e.rec)
 }
 
 // pushLocked appends rec to the ring, overwriting the oldest record when
@@ -249,6 +253,7 @@ func (r *recorder) update(in *wire.RPCMsgIn2, signals []string) bool {
 	if in.ResponseCode < 100 {
 		r.addDeviationLocked(e.rec, DeviationInvalidResponseCode)
 	}
+	r.feed.changedLocked(e.rec)
 	return true
 }
 
@@ -284,6 +289,7 @@ func (r *recorder) post(in *wire.RPCMsgIn, conn uint64, devs []Deviation, signal
 	if !matched {
 		r.pushLocked(rec)
 	}
+	r.feed.changedLocked(rec)
 }
 
 // sweep expires the pending requests whose time is up.
@@ -307,6 +313,7 @@ func (r *recorder) sweepLocked(now time.Time) {
 		r.expired++
 		r.m.expired.Inc()
 		r.m.pending.Set(float64(len(r.pending)))
+		r.feed.changedLocked(e.rec)
 	}
 }
 
