@@ -491,7 +491,8 @@
     info = i;
     $("info-mode").textContent = i.mode;
     $("info-engine").textContent = i.engine;
-    $("info-rules").textContent = (i.rules_file || "none") + " (" + i.rules + (i.rules === 1 ? " rule)" : " rules)");
+    const n = i.rules + (i.rules === 1 ? " rule" : " rules");
+    $("info-rules").textContent = i.rules_file ? i.rules_file + " (" + n + ")" : i.rules ? n + " (set in code)" : "none";
     $("info-version").textContent = i.version;
     const banner = $("banner");
     const msgs = [];
