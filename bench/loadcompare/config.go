@@ -19,6 +19,7 @@ type Variant struct {
 	Name        string
 	Transport   string // "", "unix" or "tcp": the agent's network; "" is bare
 	ConnPerCall bool
+	Dashboard   bool // a client follows the fake agent's /events during the run (see VariantUDSDash)
 	Description string
 }
 
@@ -33,7 +34,7 @@ var (
 	VariantUDSCPC = Variant{Name: "uds-cpc", Transport: "unix", ConnPerCall: true, Description: "module, a connection per call (upstream's way), Unix socket"}
 	VariantTCPCPC = Variant{Name: "tcp-cpc", Transport: "tcp", ConnPerCall: true, Description: "module, a connection per call (upstream's way), TCP loopback"}
 
-	AllVariants = []Variant{VariantBare, VariantUDS, VariantTCP, VariantUDSCPC, VariantTCPCPC}
+	AllVariants = []Variant{VariantBare, VariantUDS, VariantTCP, VariantUDSCPC, VariantTCPCPC, VariantUDSDash}
 )
 
 // ParseVariants parses a comma-separated list of variant names, keeping
