@@ -24,7 +24,10 @@ import (
 // and wakes the clients without waiting, so a slow or stuck client never
 // slows it down; a client that falls more than the ring behind (or behind
 // the records still kept) skips ahead and is told how many events it
-// missed with a "dropped" event. The id of every record event is its
+// missed with a "dropped" event. Under load a client is also sent at most
+// the newest eventBurst changes per write, about 2,000 a second, so that
+// the cost of an open dashboard stays bounded whatever the request rate;
+// the counters are the agent's own, so they stay exact. The id of every record event is its
 // event number, so that a browser's EventSource resumes after a
 // reconnection with Last-Event-ID from where it was, as long as the ring
 // still holds it.
@@ -43,7 +46,11 @@ const (
 	eventBacklog = 500
 	// eventBatch bounds the records copied under the recorder's mutex at a
 	// time.
-	eventBatch = 256
+	eventBatch = 128
+	// eventBurst bounds the changes written to a client at a time, after
+	// the first write (the backlog, or what a resumed client missed): a
+	// client further behind skips to the newest eventBurst.
+	eventBurst = 100
 	// eventCoalesce is how long a client waits after being woken before
 	// writing, so that under load it writes many events per system call
 	// instead of one.
@@ -309,11 +316,18 @@ type feedEvent struct {
 // and moves the cursor on. missed counts the events skipped because the
 // client was too far behind (it resumes at event resume), or whose record
 // is no longer kept.
-func (r *recorder) catchUp(c *feedClient, dst []feedEvent) (events []feedEvent, missed, resume uint64, more bool) {
+//
+// With burst > 0, a client more than burst events behind skips to the
+// newest burst.
+func (r *recorder) catchUp(c *feedClient, dst []feedEvent, burst uint64) (events []feedEvent, missed, resume uint64, more bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	l := r.feed
-	if oldest := l.next - min(l.next-1, uint64(len(l.ring))); c.next < oldest {
+	oldest := l.next - min(l.next-1, uint64(len(l.ring)))
+	if burst > 0 && l.next-oldest > burst {
+		oldest = l.next - burst
+	}
+	if c.next < oldest {
 		missed = oldest - c.next
 		c.next = oldest
 	}
@@ -601,14 +615,19 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	defer coalesce.Stop()
 	<-coalesce.C
 	var batch []feedEvent
+	burst := uint64(0) // the first write sends all the client asked for
 	for {
 		if err := st.deadline(); err != nil {
 			s.log.Debug("writing /events", "error", err)
 			return
 		}
-		for more := true; more; {
+		for more, first := true, true; more; first = false {
 			var missed, resume uint64
-			batch, missed, resume, more = s.rec.catchUp(c, batch[:0])
+			b := burst
+			if !first {
+				b = 0 // the burst counts from the start of this write
+			}
+			batch, missed, resume, more = s.rec.catchUp(c, batch[:0], b)
 			if missed > 0 {
 				st.event("dropped", 0, struct {
 					Missed uint64 `json:"missed"`
@@ -623,6 +642,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 			s.log.Debug("writing /events", "error", err)
 			return
 		}
+		burst = eventBurst
 		select {
 		case <-c.wake:
 			coalesce.Reset(eventCoalesce)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -392,6 +393,58 @@ func TestEventsSlowClient(t *testing.T) {
 	assert.Equal(t, []string{"13", "14", "15", "16", "17", "18", "19", "20"}, ids, "then the events kept, in order")
 }
 
+func TestEventsBurst(t *testing.T) {
+	s := Start(t)
+	<-s.Ready()
+	w := &gatedWriter{header: http.Header{}, gate: make(chan struct{}), flushed: make(chan struct{}, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		s.AdminHandler().ServeHTTP(w, httptest.NewRequestWithContext(ctx, "GET", "/events?backlog=0", nil))
+	}()
+	select {
+	case <-w.flushed:
+	case <-time.After(callTimeout):
+		t.Fatal("the stream never flushed")
+	}
+	cl := dial(t, s)
+	moduleInit(t, cl)
+	const sent = eventBurst + 50
+	for range sent {
+		pre(t, cl, benign())
+	}
+	close(w.gate)
+	want := strconv.Itoa(sent)
+	var evs []sseEvent
+	for done := false; !done; {
+		select {
+		case <-w.flushed:
+		case <-time.After(callTimeout):
+			t.Fatalf("the stream did not catch up")
+		}
+		evs = w.events()
+		done = slices.ContainsFunc(evs, func(ev sseEvent) bool { return ev.name == "record" && ev.id == want })
+	}
+	cancel()
+	<-served
+	var records int
+	var missed uint64
+	for _, ev := range evs {
+		switch ev.name {
+		case "record":
+			records++
+		case "dropped":
+			var d struct{ Missed uint64 }
+			require.NoError(t, json.Unmarshal([]byte(ev.data), &d))
+			missed += d.Missed
+		}
+	}
+	assert.Equal(t, eventBurst, records, "a client far behind gets the newest eventBurst changes")
+	assert.Equal(t, uint64(sent-eventBurst), missed, "and is told how many it skipped")
+}
+
 func TestEventsEndAtShutdown(t *testing.T) {
 	s := Start(t, WithAdminAddress("127.0.0.1:0"))
 	<-s.Ready()
@@ -505,6 +558,37 @@ func BenchmarkRecordWithFeedClients(b *testing.B) {
 			for b.Loop() {
 				r.addPre(&Record{Pre: true, In: recordedIn(in), Out: wire.RPCMsgOut{WAFResponse: 200}}, nil)
 			}
+		})
+	}
+}
+
+// BenchmarkPreRequestWithDashboard is BenchmarkPreRequest's shared
+// connection case with no dashboard and with one following /events.
+func BenchmarkPreRequestWithDashboard(b *testing.B) {
+	for _, clients := range []int{0, 1} {
+		b.Run("dashboards="+strconv.Itoa(clients), func(b *testing.B) {
+			s := Start(b, WithAdminAddress("127.0.0.1:0"))
+			<-s.Ready()
+			for range clients {
+				st := openEvents(b, s, "", "")
+				go func() {
+					for range st.events { // read everything, as a browser does
+					}
+				}()
+			}
+			cl := dial(b, s)
+			moduleInit(b, cl)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				in := benign()
+				for pb.Next() {
+					var out wire.RPCMsgOut
+					if err := cl.Call(wire.MethodPreRequest, in, &out); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
 		})
 	}
 }

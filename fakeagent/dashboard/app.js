@@ -6,6 +6,7 @@
 (function () {
   const MAX_ROWS = 500;          // rows kept in the table
   const CHART_SPAN = 5 * 60e3;   // the charts show the last five minutes
+  const GAP = 3500;              // samples further apart are not joined by a line
   const DECISIONS = ["allowed", "blocked", "redirected", "failed-open"];
   const STATES = {
     none: "decided",
@@ -68,6 +69,7 @@
   let frame = 0;
   let stats = null;
   let statsAt = 0;           // local time the last stats arrived
+  let skipped = 0;           // record updates the agent said this page missed
 
   // ---- formatting
   const pad = (n, w) => String(n).padStart(w, "0");
@@ -399,7 +401,7 @@
     for (let i = 1; i < samples.length; i++) {
       const a = samples[i - 1], b = samples[i];
       const dt = (Date.parse(b.at) - Date.parse(a.at)) / 1000;
-      if (dt <= 0) continue;
+      if (dt <= 0 || dt * 1000 > GAP) continue; // nobody watched in between: no rate to show
       const t = Date.parse(b.at);
       for (const d of DECISIONS) series[d].push([t, Math.max(0, (b.decisions[d] - a.decisions[d]) / dt)]);
     }
@@ -456,12 +458,22 @@
     }
     for (const s of series) {
       const pts = s.points.filter(([t]) => t >= now - CHART_SPAN - 1000);
-      if (!pts.length) continue;
-      if (pts.length === 1) pts.unshift([pts[0][0] - 1000, pts[0][1]]);
-      parts.push(svgEl("polyline", {
-        class: s.cls,
-        points: pts.map(([t, v]) => x(Math.max(t, now - CHART_SPAN)).toFixed(1) + "," + y(v).toFixed(1)).join(" "),
-      }));
+      // One line per run of samples; a gap (no dashboard was open) breaks it.
+      let run = [];
+      const flush = () => {
+        if (!run.length) return;
+        if (run.length === 1) run.unshift([run[0][0] - 1000, run[0][1]]);
+        parts.push(svgEl("polyline", {
+          class: s.cls,
+          points: run.map(([t, v]) => x(Math.max(t, now - CHART_SPAN)).toFixed(1) + "," + y(v).toFixed(1)).join(" "),
+        }));
+        run = [];
+      };
+      for (const p of pts) {
+        if (run.length && p[0] - run[run.length - 1][0] > GAP) flush();
+        run.push(p);
+      }
+      flush();
     }
     svg.replaceChildren(...parts);
   }
@@ -523,10 +535,11 @@
     es.addEventListener("record", (e) => addRecord(JSON.parse(e.data)));
     es.addEventListener("dropped", (e) => {
       const d = JSON.parse(e.data);
+      skipped += d.missed;
       const n = $("notice");
       n.hidden = false;
-      n.textContent = "The page fell behind and missed " + fmtCount(d.missed) +
-        " updates (the counters and charts are complete; the table lacks some requests).";
+      n.textContent = "Under load the table shows the newest requests only: " + fmtCount(skipped) +
+        " updates skipped since the page opened. The counters and charts are the agent's own, and exact.";
     });
   }
 
