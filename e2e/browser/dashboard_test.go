@@ -322,3 +322,27 @@ func TestDashboardShowsInspectionLive(t *testing.T) {
 		assert.Empty(t, errs.list())
 	})
 }
+
+func TestDashboardBannerOutsideBlockingMode(t *testing.T) {
+	for _, c := range []struct{ mode, banner string }{
+		{"not-blocking", "Not blocking: the agent tags attacks but lets every request through"},
+		{"off", "Off: the agent inspects nothing and allows every request"},
+	} {
+		t.Run("in "+c.mode+" mode the page says so", func(t *testing.T) {
+			dir, err := os.MkdirTemp("", "browser-")
+			require.NoError(t, err)
+			t.Cleanup(func() { os.RemoveAll(dir) })
+			admin := freeAddr(t)
+			startProc(t, "fakeagent", "-rpc-address", filepath.Join(dir, "sigsci.sock"),
+				"-shared-cache-dir", filepath.Join(dir, "cache"), "-agent-mode", c.mode, "-admin-address", admin)
+			ctx, errs := browser(t)
+			require.NoError(t, chromedp.Do(ctx, chromedp.Navigate("http://"+admin+"/"), chromedp.WaitVisible(chromedp.ID("banner"))))
+			assert.Contains(t, text(t, ctx, "#banner"), c.banner)
+			assert.Equal(t, c.mode, text(t, ctx, "#info-mode"))
+			if c.mode == "not-blocking" {
+				screenshot(t, ctx, "dashboard-not-blocking.png")
+			}
+			assert.Empty(t, errs.list())
+		})
+	}
+}
