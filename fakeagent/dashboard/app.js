@@ -529,7 +529,11 @@
     es.addEventListener("hello", (e) => {
       const h = JSON.parse(e.data);
       applyInfo(h.info);
-      if (!h.resumed) for (const s of h.history || []) addSample(s);
+      if (!h.resumed) {
+        // A fresh stream: the agent's history replaces what the page drew.
+        samples = [];
+        for (const s of h.history || []) addSample(s);
+      }
     });
     es.addEventListener("stats", (e) => applyStats(JSON.parse(e.data)));
     es.addEventListener("record", (e) => addRecord(JSON.parse(e.data)));
