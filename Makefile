@@ -17,7 +17,7 @@ VULNDB_VERSION := v0.0.0-20261105234957-e22db6528018
 VULNDB         := $(BIN)/vulndb-$(VULNDB_VERSION)
 FUZZTIME       ?= 20000x
 
-.PHONY: all build test test-unit test-soak soak test-deploy test-bench test-examples bench loadtest fuzz lint vulncheck demo generate clean
+.PHONY: all build test test-unit test-soak soak test-deploy test-bench test-examples test-browser setup-browser bench loadtest fuzz lint vulncheck demo generate clean
 
 all: build
 
@@ -25,7 +25,7 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
 ## test: everything CI runs (the README's test command).
-test: test-unit test-soak test-deploy test-bench test-examples lint vulncheck fuzz
+test: test-unit test-soak test-deploy test-bench test-examples test-browser lint vulncheck fuzz
 
 # -count=1: e2e/, faults/ and bench/ build the binaries in a subprocess, so
 # go test's cache can't see that their sources changed.
@@ -55,6 +55,18 @@ test-deploy:
 ## test-examples: the gin, echo and chi servers (examples/, a nested module) against the fake agent.
 test-examples:
 	cd examples && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+## setup-browser: Debian's chromium for the browser test, installed once
+##                (apt-get; no browser is ever downloaded otherwise).
+setup-browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@chromium --version 2>/dev/null | head -1
+
+## test-browser: the dashboard in headless Chromium (e2e/browser, a nested
+##               module); screenshots go to bin/dashboard-*.png.
+test-browser: setup-browser
+	cd e2e/browser && $(GO) vet ./... && $(GO) test -count=1 -v ./...
+	cd e2e/browser && GOBIN=$(BIN) $(GO) install $(STATICCHECK) && $(BIN)/staticcheck ./...
 
 ## fuzz: every decoder's fuzz target for FUZZTIME, from its checked-in corpus.
 fuzz:

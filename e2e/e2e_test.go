@@ -190,6 +190,12 @@ func TestTheDemoCommand(t *testing.T) {
 	code, _ = httpGet(t, base+"/?q="+url.QueryEscape(sqli))
 	assert.Equal(t, 406, code)
 	assert.Contains(t, out, "curl -i '"+base+"/'")
+	_, rest, ok = strings.Cut(out, "open the dashboard at ")
+	require.True(t, ok, out)
+	dashboard, _, _ := strings.Cut(rest, " ")
+	code, body := httpGet(t, dashboard)
+	assert.Equal(t, 200, code)
+	assert.Contains(t, body, "/dashboard/app.js", "the demo prints the dashboard's URL")
 
 	require.NoError(t, demo.cmd.Process.Signal(syscall.SIGINT))
 	select {

@@ -199,6 +199,7 @@ type recorder struct {
 	// kept in postKeys, so that redaction never breaks a match.
 	postIndex map[postKey][]*Record
 	postKeys  map[*Record]postKey
+	feed      *eventLog // the changes of records, for /events (events.go)
 	counters
 }
 
@@ -213,6 +214,7 @@ func newRecorder(clock Clock, expiry time.Duration, size, maxPending int, m *met
 		postIndex:  make(map[postKey][]*Record),
 		postKeys:   make(map[*Record]postKey),
 		counters:   newCounters(),
+		feed:       newEventLog(eventRingSize),
 	}
 }
 
@@ -241,6 +243,7 @@ func (r *recorder) addPre(rec *Record, in *wire.RPCMsgIn, devs []Deviation) {
 		}
 	}
 	r.pushLocked(rec)
+	r.feed.changedLocked(rec)
 }
 
 func (r *recorder) addPendingLocked(rec *Record, now time.Time) {
@@ -263,6 +266,7 @@ func (r *recorder) evictLocked(el *list.Element, why string) {
 	r.evicted++
 	r.m.evicted.Inc()
 	r.m.pending.Set(float64(len(r.pending)))
+	r.feed.changedLocked(e.rec)
 }
 
 // pushLocked appends rec to the ring, overwriting the oldest record when
@@ -313,6 +317,7 @@ func (r *recorder) update(in *wire.RPCMsgIn2, headersOut [][2]string, signals []
 	if in.ResponseCode < 100 {
 		r.addDeviationLocked(e.rec, DeviationInvalidResponseCode)
 	}
+	r.feed.changedLocked(e.rec)
 	return true
 }
 
@@ -348,6 +353,7 @@ func (r *recorder) post(in *wire.RPCMsgIn, kept wire.RPCMsgIn, conn uint64, devs
 	if match == MatchNone {
 		r.pushLocked(rec)
 	}
+	r.feed.changedLocked(rec)
 }
 
 // matchPostLocked finds, and stops remembering, the PreRequest a
@@ -472,6 +478,7 @@ func (r *recorder) sweepLocked(now time.Time) {
 		r.expired++
 		r.m.expired.Inc()
 		r.m.pending.Set(float64(len(r.pending)))
+		r.feed.changedLocked(e.rec)
 	}
 }
 

@@ -20,6 +20,7 @@ type Variant struct {
 	Transport   string // "", "unix" or "tcp": the agent's network; "" is bare
 	ConnPerCall bool
 	Agent       string // AgentNative (""), AgentZero or AgentCRS
+	Dashboard   bool   // a client follows the fake agent's /events during the run (see VariantUDSDash)
 	Description string
 }
 
@@ -43,7 +44,7 @@ var (
 	VariantZero   = Variant{Name: "uds-zero", Transport: "unix", Agent: AgentZero, Description: "module, pooled, Unix socket, against a zero-cost agent (no inspection: the module's own cost)"}
 	VariantCRS    = Variant{Name: "uds-crs", Transport: "unix", Agent: AgentCRS, Description: "module, pooled, Unix socket, against the fake agent's CRS engine (Coraza)"}
 
-	AllVariants = []Variant{VariantBare, VariantUDS, VariantTCP, VariantUDSCPC, VariantTCPCPC, VariantZero, VariantCRS}
+	AllVariants = []Variant{VariantBare, VariantUDS, VariantTCP, VariantUDSCPC, VariantTCPCPC, VariantZero, VariantCRS, VariantUDSDash}
 )
 
 // ParseVariants parses a comma-separated list of variant names, keeping

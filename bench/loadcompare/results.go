@@ -88,6 +88,9 @@ type Measurement struct {
 	TimeWaitAgentAfter  int     `json:"time_wait_agent_port_after"`
 	AgentCalls          *uint64 `json:"agent_prerequest_calls,omitempty"`
 	AgentConns          *uint64 `json:"agent_connections_opened,omitempty"` // fakeagent_connections_total delta
+	// Dashboard is what the dashboard client received during the
+	// measurement, for a variant with one.
+	Dashboard *DashboardCounts `json:"dashboard,omitempty"`
 }
 
 // TimeWaitGrowth is how many more sockets were in TIME_WAIT on the agent's

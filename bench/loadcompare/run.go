@@ -21,6 +21,7 @@ type agentProc struct {
 	proc             *Process
 	network, address string // RPC address as helloworld takes it apart
 	admin            string // admin API host:port
+	dash             *dashboardClient
 }
 
 // port is the agent's TCP port, 0 for a Unix socket.
@@ -191,7 +192,11 @@ func callsNote(r Measurement) string {
 	if r.AgentCalls == nil {
 		return ""
 	}
-	return fmt.Sprintf("  agent calls %d/%d, agent connections opened %d", *r.AgentCalls, r.Requests, *r.AgentConns)
+	note := fmt.Sprintf("  agent calls %d/%d, agent connections opened %d", *r.AgentCalls, r.Requests, *r.AgentConns)
+	if d := r.Dashboard; d != nil {
+		note += fmt.Sprintf(", dashboard events %d record + %d stats, %d missed, %d reconnects", d.Records, d.Stats, d.Missed, d.Reconnects)
+	}
+	return note
 }
 
 func kernelRelease() string {
@@ -271,6 +276,12 @@ func (r *runner) startAgent(ctx context.Context, v Variant, logs string) (*agent
 		p.Stop()
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	if v.Dashboard {
+		if a.dash, err = startDashboardClient(ctx, admin); err != nil {
+			p.Stop()
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
 	fmt.Fprintf(r.log, "started %s (pid %d) on %s:%s, admin %s\n", name, p.Pid(), network, address, admin)
 	return a, nil
 }
@@ -313,6 +324,12 @@ func (r *runner) stopAll() error {
 		}
 	}
 	for _, a := range r.agents {
+		if a.dash != nil {
+			if err := a.dash.stop(); err != nil {
+				fmt.Fprintf(r.log, "%s: the dashboard client reconnected %d times; the last time after: %v\n",
+					a.proc.Name, a.dash.counts().Reconnects, err)
+			}
+		}
 		if err := a.proc.Stop(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w; log: %s", a.proc.Name, err, tail(a.proc.LogPath)))
 		}
@@ -433,6 +450,10 @@ func (r *runner) measureOnce(ctx context.Context, app *appProc, conns, round int
 	if err != nil {
 		return Measurement{}, err
 	}
+	var dashBefore DashboardCounts
+	if app.agent != nil && app.agent.dash != nil {
+		dashBefore = app.agent.dash.counts()
+	}
 	lc.Duration = r.cfg.Duration
 	lr, err := RunLoad(ctx, lc)
 	if err != nil {
@@ -476,6 +497,15 @@ func (r *runner) measureOnce(ctx context.Context, app *appProc, conns, round int
 		calls := after.agent.PreRequests - before.agent.PreRequests
 		conns := after.agent.Connections - before.agent.Connections
 		run.AgentCalls, run.AgentConns = &calls, &conns
+		if d := app.agent.dash; d != nil {
+			now := d.counts()
+			run.Dashboard = &DashboardCounts{
+				Records:    now.Records - dashBefore.Records,
+				Missed:     now.Missed - dashBefore.Missed,
+				Stats:      now.Stats - dashBefore.Stats,
+				Reconnects: now.Reconnects - dashBefore.Reconnects,
+			}
+		}
 	}
 	return run, nil
 }

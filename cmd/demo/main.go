@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -33,7 +34,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	bin := fs.String("bin", "bin", "directory holding the helloworld and fakeagent binaries")
 	listen := fs.String("listen", "127.0.0.1:8000", "helloworld's listen address")
-	admin := fs.String("admin", "127.0.0.1:8001", "the fake agent's admin address (metrics, recorded requests)")
+	admin := fs.String("admin", "127.0.0.1:8001", "the fake agent's admin address (dashboard, metrics, recorded requests)")
 	mode := fs.String("mode", "blocking", "the fake agent's mode: blocking, not-blocking or off")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -55,6 +56,9 @@ func demo(ctx context.Context, bin, listen, admin, mode string, stdout, stderr i
 	}
 	defer os.RemoveAll(dir)
 	sock := filepath.Join(dir, "sigsci.sock")
+	if admin, err = freePort(admin); err != nil {
+		return err
+	}
 
 	agent, agentLine, err := start(ctx, stderr, filepath.Join(bin, "fakeagent"),
 		"-rpc-address", sock,
@@ -81,15 +85,17 @@ func demo(ctx context.Context, bin, listen, admin, mode string, stdout, stderr i
 %s
 
 The demo is running: helloworld at %s, inspected by the fake agent on
-unix:%s (mode %s). Try:
+unix:%s (mode %s).
+
+Watch it live: open the dashboard at http://%s/ and try:
 
   curl -i '%s/'                               # benign: 200 Hello, world!
   curl -i "%s/?q=1'%%20OR%%20'1'='1"            # SQL injection: 406 in blocking mode
   curl -s '%s/headers'                        # what the module told the app
-  curl -s 'http://%s/requests?limit=5'      # what the agent saw
+  curl -s 'http://%s/requests?limit=5'      # what the agent saw, as JSON
 
 Press Ctrl-C to stop both.
-`, strings.TrimSpace(agentLine), strings.TrimSpace(appLine), url, sock, mode, url, url, url, admin)
+`, strings.TrimSpace(agentLine), strings.TrimSpace(appLine), url, sock, mode, admin, url, url, url, admin)
 
 	select {
 	case <-ctx.Done():
@@ -100,6 +106,21 @@ Press Ctrl-C to stop both.
 	case err := <-app.exited:
 		return fmt.Errorf("helloworld exited: %v", err)
 	}
+}
+
+// freePort replaces port 0 in addr with a port that is free now, so that
+// the URLs the demo prints are the ones the fake agent serves.
+func freePort(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port != "0" {
+		return addr, nil // the fake agent reports a bad address itself
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", fmt.Errorf("finding a free port for -admin %s: %w", addr, err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }
 
 // process is a child started by the demo.
