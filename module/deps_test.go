@@ -10,8 +10,8 @@ import (
 	"testing"
 )
 
-// TestConsumerGetsMsgpAndNothingElse builds a tiny application that
-// imports the module, as a user's would (a replace to this folder stands in
+// TestConsumerGetsMsgpAndNothingElse builds the README's complete program
+// (testdata/consumer/main.go) as a module of its own, as a user's would (a replace to this folder stands in
 // for a tagged release), and checks what it gets: the packages it compiles
 // come from the module and msgp only, and its module graph is ours plus
 // msgp's own.
@@ -24,23 +24,10 @@ func TestConsumerGetsMsgpAndNothingElse(t *testing.T) {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644))
 	}
 	write("go.mod", "module example.com/consumer\n\ngo 1.26.0\n\nrequire "+modPath+" v0.0.0-00010101000000-000000000000\n\nreplace "+modPath+" => "+self+"\n")
-	write("main.go", `package main
-
-import (
-	"net/http"
-
-	"`+modPath+`"
-)
-
-func main() {
-	m, err := module.NewModule(http.NotFoundHandler(), module.Socket("unix", "/tmp/sigsci.sock"))
-	if err != nil {
-		panic(err)
-	}
-	defer m.Close()
-	_ = http.ListenAndServe("localhost:8000", m)
-}
-`)
+	// The README's complete program.
+	program, err := os.ReadFile(filepath.Join("testdata", "consumer", "main.go"))
+	require.NoError(t, err)
+	write("main.go", string(program))
 	sum, err := os.ReadFile("go.sum")
 	require.NoError(t, err)
 	write("go.sum", string(sum))
@@ -57,6 +44,7 @@ func main() {
 		return string(out)
 	}
 	gocmd("mod", "tidy")
+	gocmd("build", "-o", os.DevNull, ".")
 
 	built := strings.Fields(gocmd("list", "-deps", "-f", "{{with .Module}}{{.Path}}{{end}}", "."))
 	slices.Sort(built)
