@@ -113,7 +113,7 @@ func (h *handler) PreRequest(in *wire.RPCMsgIn, out *wire.RPCMsgOut) error {
 		})
 		out.WAFResponse = d.WAFResponse
 		out.RequestHeaders = d.RequestHeaders
-		out.RespActions = d.RespActions
+		out.RespActions = wireActions(d.RespActions)
 		if len(d.Signals) > 0 {
 			out.RequestID = newRequestID()
 		}
@@ -253,4 +253,26 @@ func tagsOf(h [][2]string) []string {
 		}
 	}
 	return tags
+}
+
+// wireActions maps the engine's response header edits to the protocol's
+// actions.
+func wireActions(acts []detect.RespAction) []wire.Action {
+	if len(acts) == 0 {
+		return nil
+	}
+	out := make([]wire.Action, len(acts))
+	for i, a := range acts {
+		switch a.Op {
+		case detect.RespAdd:
+			out[i] = wire.Action{Code: wire.AddHdr, Args: []string{a.Name, a.Value}}
+		case detect.RespSet:
+			out[i] = wire.Action{Code: wire.SetHdr, Args: []string{a.Name, a.Value}}
+		case detect.RespSetNE:
+			out[i] = wire.Action{Code: wire.SetNEHdr, Args: []string{a.Name, a.Value}}
+		case detect.RespDelete:
+			out[i] = wire.Action{Code: wire.DelHdr, Args: []string{a.Name}}
+		}
+	}
+	return out
 }
