@@ -45,7 +45,7 @@ func TestModes(t *testing.T) {
 		assert.Equal(t, [][2]string{{HeaderTags, "SQLI"}}, d.RequestHeaders)
 	})
 	t.Run("blocking mode lets anomalies alone through, tagged", func(t *testing.T) {
-		d := NewEngine(ModeBlocking, nil).Decide(get("/.env").without("User-Agent"))
+		d := NewEngine(ModeBlocking, nil).Decide(get("/download?file=.env").without("User-Agent"))
 		assert.Equal(t, int32(200), d.WAFResponse)
 		assert.Equal(t, [][2]string{{HeaderTags, "NOUA,PRIVATEFILE"}}, d.RequestHeaders)
 	})
