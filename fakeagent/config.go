@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/seed-a2a44e50/ngwaf-helloworld/fakeagent/detect"
+	"github.com/seed-a2a44e50/ngwaf-helloworld/fakeagent/detect/crs"
 	"github.com/seed-a2a44e50/ngwaf-helloworld/module/wire"
 )
 
@@ -59,6 +60,13 @@ type Config struct {
 
 	// Mode is the inspection mode. Default detect.ModeBlocking.
 	Mode detect.Mode
+	// Engine is the detector the inspection engine runs: EngineNative
+	// (the default) or EngineCRS, the OWASP Core Rule Set on Coraza, with
+	// CRSParanoia (1 to 4, default 1) and CRSThreshold (the inbound
+	// anomaly score that blocks, default 5).
+	Engine       string
+	CRSParanoia  int
+	CRSThreshold int
 	// Rules are the custom rules; RulesFile loads them from a file
 	// instead. Setting both is an error.
 	Rules     []detect.Rule
@@ -265,6 +273,9 @@ func (c *Config) normalize() error {
 		return fmt.Errorf("fakeagent: config: Mode: %w", err)
 	}
 	c.Mode = mode
+	if err := c.checkEngine(); err != nil {
+		return err
+	}
 	if c.Rules != nil && c.RulesFile != "" {
 		return errors.New("fakeagent: config: set Rules or RulesFile, not both")
 	}
@@ -384,4 +395,41 @@ func setDefault[T comparable](v *T, def T) {
 	if *v == zero {
 		*v = def
 	}
+}
+
+// The detectors Config.Engine selects.
+const (
+	EngineNative = "native" // the built-in pipeline of package detect
+	EngineCRS    = "crs"    // the OWASP Core Rule Set v4 on Coraza (package detect/crs)
+)
+
+// checkEngine validates and defaults the engine selection.
+func (c *Config) checkEngine() error {
+	switch c.Engine {
+	case "":
+		c.Engine = EngineNative
+	case EngineNative, EngineCRS:
+	default:
+		return fmt.Errorf("fakeagent: config: Engine %q: want %q or %q", c.Engine, EngineNative, EngineCRS)
+	}
+	if c.CRSParanoia < 0 || c.CRSParanoia > crs.MaxParanoia {
+		return fmt.Errorf("fakeagent: config: CRSParanoia %d: want 1 to %d (0 for the default, %d)", c.CRSParanoia, crs.MaxParanoia, crs.DefaultParanoia)
+	}
+	if c.CRSThreshold < 0 {
+		return fmt.Errorf("fakeagent: config: CRSThreshold %d: want at least 1 (0 for the default, %d)", c.CRSThreshold, crs.DefaultThreshold)
+	}
+	return nil
+}
+
+// detector builds the detector the configuration selects; nil is the
+// native one. CRS is built here, once per server: it takes a second.
+func (c *Config) detector() (detect.Detector, error) {
+	if c.Engine != EngineCRS {
+		return nil, nil
+	}
+	d, err := crs.New(crs.Config{Paranoia: c.CRSParanoia, Threshold: c.CRSThreshold})
+	if err != nil {
+		return nil, fmt.Errorf("fakeagent: config: Engine crs: %w", err)
+	}
+	return d, nil
 }

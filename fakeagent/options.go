@@ -14,6 +14,16 @@ type Option func(*Config)
 // WithMode sets the inspection mode.
 func WithMode(m detect.Mode) Option { return func(c *Config) { c.Mode = m } }
 
+// WithEngine selects the detector: EngineNative (the default) or
+// EngineCRS.
+func WithEngine(name string) Option { return func(c *Config) { c.Engine = name } }
+
+// WithCRS selects the CRS detector with a paranoia level (1 to 4) and an
+// inbound anomaly threshold; 0 keeps a default.
+func WithCRS(paranoia, threshold int) Option {
+	return func(c *Config) { c.Engine, c.CRSParanoia, c.CRSThreshold = EngineCRS, paranoia, threshold }
+}
+
 // WithRules sets the custom rules.
 func WithRules(rules []detect.Rule) Option { return func(c *Config) { c.Rules = rules } }
 

@@ -118,7 +118,7 @@ func (h *handler) PreRequest(in *wire.RPCMsgIn, out *wire.RPCMsgOut) error {
 		}
 		out.WAFResponse = v.WAFResponse
 		out.RequestHeaders = replyHeaders(d.RequestHeaders, v.Signals, s.cfg.CustomRequestHeaders)
-		out.RespActions = d.RespActions
+		out.RespActions = wireActions(d.RespActions)
 		if len(v.Signals) > 0 {
 			out.RequestID = newRequestID()
 		}
@@ -319,4 +319,26 @@ func tagsOf(h [][2]string) []string {
 		}
 	}
 	return tags
+}
+
+// wireActions maps the engine's response header edits to the protocol's
+// actions.
+func wireActions(acts []detect.RespAction) []wire.Action {
+	if len(acts) == 0 {
+		return nil
+	}
+	out := make([]wire.Action, len(acts))
+	for i, a := range acts {
+		switch a.Op {
+		case detect.RespAdd:
+			out[i] = wire.Action{Code: wire.AddHdr, Args: []string{a.Name, a.Value}}
+		case detect.RespSet:
+			out[i] = wire.Action{Code: wire.SetHdr, Args: []string{a.Name, a.Value}}
+		case detect.RespSetNE:
+			out[i] = wire.Action{Code: wire.SetNEHdr, Args: []string{a.Name, a.Value}}
+		case detect.RespDelete:
+			out[i] = wire.Action{Code: wire.DelHdr, Args: []string{a.Name}}
+		}
+	}
+	return out
 }

@@ -143,13 +143,17 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	det, err := cfg.detector()
+	if err != nil {
+		return nil, err
+	}
 	m := newMetrics(cfg.Version, string(cfg.Mode))
 	s := &Server{
 		cfg:            cfg,
 		log:            cfg.Logger,
 		clock:          cfg.Clock,
 		rules:          rules,
-		engine:         detect.NewEngine(cfg.Mode, rules),
+		engine:         detect.NewEngineWith(cfg.Mode, rules, det),
 		faults:         newFaulter(cfg.Faults, cfg.Seed),
 		metrics:        m,
 		metricsHandler: m.handler(cfg.Logger),

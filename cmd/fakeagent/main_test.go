@@ -192,6 +192,7 @@ func TestHelpListsEveryOptionWithItsVariable(t *testing.T) {
 		"fake-max-message-size", "fake-idle-timeout", "fake-socket-mode", "fake-shutdown-timeout",
 		"fake-log-level", "fake-record-raw", "config", "context-expiration", "client-ip-header",
 		"custom-request-headers", "debug-log-all-the-things", "fake-decision", "fake-thresholds", "fake-flag-duration",
+		"fake-engine", "fake-crs-paranoia", "fake-crs-threshold",
 	} {
 		assert.Regexp(t, `\n  -`+name+`[ \n]`, r.stdout)
 		assert.Contains(t, r.stdout, "[$"+envName(name)+"]")
@@ -230,6 +231,10 @@ func TestInvalidOptionsExitWithUsageError(t *testing.T) {
 		{"a bad CPU percentage variable", nil, map[string]string{"SIGSCI_MAX_PROCS": "lots%"}, []string{"SIGSCI_MAX_PROCS"}},
 		{"a socket mode that is not octal", []string{"-fake-socket-mode", "999"}, nil, []string{"-fake-socket-mode", "octal"}},
 		{"an unknown log level", []string{"-fake-log-level", "loud"}, nil, []string{"-fake-log-level"}},
+		{"an unknown engine", []string{"-fake-engine", "modsec"}, nil, []string{"-fake-engine", `"modsec"`}},
+		{"an unknown engine variable", nil, map[string]string{"SIGSCI_FAKE_ENGINE": "modsec"}, []string{"SIGSCI_FAKE_ENGINE", "option -fake-engine"}},
+		{"a paranoia level above 4", []string{"-fake-crs-paranoia", "5"}, nil, []string{"-fake-crs-paranoia", "1 to 4"}},
+		{"a zero anomaly threshold", []string{"-fake-crs-threshold", "0"}, nil, []string{"-fake-crs-threshold", "at least 1"}},
 		{"an unknown fault method", []string{"-fake-fault-methods", "PreRequest,Foo"}, nil, []string{"-fake-fault-methods", `"Foo"`}},
 		{"a negative seed", []string{"-fake-seed", "-1"}, nil, []string{"-fake-seed"}},
 		{"a positional argument", []string{"/tmp/sigsci.sock"}, nil, []string{"unexpected argument"}},

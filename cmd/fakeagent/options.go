@@ -15,6 +15,7 @@ import (
 
 	"github.com/seed-a2a44e50/ngwaf-helloworld/fakeagent"
 	"github.com/seed-a2a44e50/ngwaf-helloworld/fakeagent/detect"
+	"github.com/seed-a2a44e50/ngwaf-helloworld/fakeagent/detect/crs"
 	"github.com/seed-a2a44e50/ngwaf-helloworld/module/wire"
 )
 
@@ -33,6 +34,9 @@ type options struct {
 	secretAccessKey      string
 	requireCredentials   bool
 	agentMode            modeValue
+	engine               engineValue
+	crsParanoia          intValue
+	crsThreshold         intValue
 	startupProbeListener hostPortValue
 	startupProbeFilepath string
 	adminAddress         hostPortValue
@@ -96,6 +100,9 @@ func defaultOptions() *options {
 		rpcAddress:     addressValue(fakeagent.DefaultAddress),
 		sharedCacheDir: fakeagent.DefaultSharedCacheDir,
 		agentMode:      modeValue(detect.ModeBlocking),
+		engine:         engineValue(fakeagent.EngineNative),
+		crsParanoia:    intValue{n: crs.DefaultParanoia, min: 1, max: crs.MaxParanoia},
+		crsThreshold:   intValue{n: crs.DefaultThreshold, min: 1},
 		maxProcs:       maxProcsValue{text: "100%"},
 		clientIPHeader: fakeagent.DefaultClientIPHeader,
 		decision:       decisionValue(fakeagent.DecisionImmediate),
@@ -134,6 +141,9 @@ func (o *options) agentFlags(fs *flag.FlagSet) {
 	fs.Var(&o.agentMode, "agent-mode", "`mode`: blocking, not-blocking (tag only) or off (no inspection)")
 	fs.Var(&o.adminAddress, "admin-address", "`address` (host:port; a bare :port binds localhost only) serving /metrics, /requests, /healthz, /startup; empty: off")
 	// Test-double-only options.
+	fs.Var(&o.engine, "fake-engine", "inspection `engine`: native (built in, fast) or crs (OWASP Core Rule Set v4 on Coraza)")
+	fs.Var(&o.crsParanoia, "fake-crs-paranoia", "CRS paranoia `level`, 1 to 4 (with -fake-engine crs)")
+	fs.Var(&o.crsThreshold, "fake-crs-threshold", "CRS inbound anomaly `score` at which a request is blocked (with -fake-engine crs)")
 	fs.StringVar(&o.rulesFile, "fake-rules-file", "", "custom rules `file` (YAML or JSON); empty: built-in inspection only")
 	fs.Var(&o.latency, "fake-latency", "`duration` of latency added to every call")
 	fs.Var(&o.latencyJitter, "fake-latency-jitter", "random extra latency, uniform in [0, `duration`)")
@@ -259,6 +269,9 @@ func (o *options) config() (fakeagent.Config, error) {
 		Address:              address,
 		SocketMode:           os.FileMode(o.socketMode),
 		Mode:                 detect.Mode(o.agentMode),
+		Engine:               string(o.engine),
+		CRSParanoia:          o.crsParanoia.n,
+		CRSThreshold:         o.crsThreshold.n,
 		RulesFile:            o.rulesFile,
 		SharedCacheDir:       o.sharedCacheDir,
 		AccessKeyID:          fakeagent.Secret(o.accessKeyID),
@@ -345,6 +358,19 @@ func (m *modeValue) Set(s string) error {
 	return nil
 }
 
+// engineValue is an inspection engine name.
+type engineValue string
+
+func (e *engineValue) String() string { return string(*e) }
+func (e *engineValue) Set(s string) error {
+	switch s {
+	case fakeagent.EngineNative, fakeagent.EngineCRS:
+		*e = engineValue(s)
+		return nil
+	}
+	return fmt.Errorf("unknown engine %q: want %q or %q", s, fakeagent.EngineNative, fakeagent.EngineCRS)
+}
+
 // durationValue is a non-negative (or, if positive, a positive) duration.
 type durationValue struct {
 	d        time.Duration
@@ -379,12 +405,16 @@ func (r *rateValue) Set(s string) error {
 	return nil
 }
 
-// intValue is an integer of at least min.
-type intValue struct{ n, min int }
+// intValue is an integer of at least min (and at most max, when max is
+// set).
+type intValue struct{ n, min, max int }
 
 func (i *intValue) String() string { return strconv.Itoa(i.n) }
 func (i *intValue) Set(s string) error {
 	v, err := strconv.Atoi(s)
+	if i.max > 0 && (err != nil || v < i.min || v > i.max) {
+		return fmt.Errorf("want an integer from %d to %d", i.min, i.max)
+	}
 	if err != nil || v < i.min {
 		return fmt.Errorf("want an integer of at least %d", i.min)
 	}

@@ -784,6 +784,10 @@ var (
 	attackToolPhrases = []string{"fuzz faster u fool", "log4j-scan", "owasp zap"}
 )
 
+// isAttackTool looks for an attack tool's name as a product token of the
+// User-Agent: a word starting the value or after a space, '(' or ';', not
+// part of a longer name ("python-httpx" is a library, "com.facebook.katana"
+// an app ID).
 func isAttackTool(lua string) bool {
 	for i := 0; i < len(lua); {
 		for i < len(lua) && !isAlnum(lua[i]) {
@@ -793,9 +797,16 @@ func isAttackTool(lua string) bool {
 		for i < len(lua) && isAlnum(lua[i]) {
 			i++
 		}
-		if start < i && attackTools[lua[start:i]] {
-			return true
+		if start == i || !attackTools[lua[start:i]] {
+			continue
 		}
+		if start > 0 && !strings.ContainsRune(" (;+,", rune(lua[start-1])) {
+			continue
+		}
+		if i < len(lua) && !strings.ContainsRune("/ );,", rune(lua[i])) {
+			continue
+		}
+		return true
 	}
 	for _, p := range attackToolPhrases {
 		if strings.Contains(lua, p) {

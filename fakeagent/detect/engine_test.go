@@ -6,8 +6,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/seed-a2a44e50/ngwaf-helloworld/module/wire"
 )
 
 var sqliRequest = get("/search?q=1%27+or+%271%27%3D%271")
@@ -47,7 +45,7 @@ func TestModes(t *testing.T) {
 		assert.Equal(t, [][2]string{{HeaderTags, "SQLI"}}, d.RequestHeaders)
 	})
 	t.Run("blocking mode lets anomalies alone through, tagged", func(t *testing.T) {
-		d := NewEngine(ModeBlocking, nil).Decide(get("/.env").without("User-Agent"))
+		d := NewEngine(ModeBlocking, nil).Decide(get("/download?file=.env").without("User-Agent"))
 		assert.Equal(t, int32(200), d.WAFResponse)
 		assert.Equal(t, [][2]string{{HeaderTags, "NOUA,PRIVATEFILE"}}, d.RequestHeaders)
 	})
@@ -66,7 +64,7 @@ func TestModes(t *testing.T) {
 		d := e.Decide(sqliRequest)
 		assert.Equal(t, int32(200), d.WAFResponse)
 		assert.Equal(t, [][2]string{{HeaderTags, "SQLI"}}, d.RequestHeaders)
-		assert.Equal(t, []wire.Action{{Code: wire.AddHdr, Args: []string{"X-A", "1"}}}, d.RespActions)
+		assert.Equal(t, []RespAction{{Op: RespAdd, Name: "X-A", Value: "1"}}, d.RespActions)
 		assert.Equal(t, "block-all", d.Rule, "the rule that would have decided is reported")
 	})
 	t.Run("not-blocking mode does not redirect", func(t *testing.T) {
@@ -126,12 +124,12 @@ func TestRuleActions(t *testing.T) {
 		assert.Equal(t, [][2]string{{HeaderTags, "SITE.API,SITE.LATE,XSS"}}, d.RequestHeaders)
 		assert.Empty(t, d.Rule)
 	})
-	t.Run("response header actions become wire actions in rule order", func(t *testing.T) {
+	t.Run("response header actions become response actions in rule order", func(t *testing.T) {
 		d := e.Decide(get("/api/items"))
-		assert.Equal(t, []wire.Action{
-			{Code: wire.AddHdr, Args: []string{"X-A", "1"}},
-			{Code: wire.SetHdr, Args: []string{"Cache-Control", "no-store"}},
-			{Code: wire.DelHdr, Args: []string{"Server"}},
+		assert.Equal(t, []RespAction{
+			{Op: RespAdd, Name: "X-A", Value: "1"},
+			{Op: RespSet, Name: "Cache-Control", Value: "no-store"},
+			{Op: RespDelete, Name: "Server"},
 		}, d.RespActions)
 	})
 	t.Run("allow lets an attack through and keeps its tags", func(t *testing.T) {
@@ -309,7 +307,7 @@ func TestExampleRules(t *testing.T) {
 			d := e.Decide(c.req)
 			assert.Equal(t, c.code, d.WAFResponse)
 			assert.Equal(t, c.rule, d.Rule)
-			assert.Contains(t, d.RespActions, wire.Action{Code: wire.AddHdr, Args: []string{"X-Fake-Agent", "rules.yaml"}})
+			assert.Contains(t, d.RespActions, RespAction{Op: RespAdd, Name: "X-Fake-Agent", Value: "rules.yaml"})
 		})
 	}
 }

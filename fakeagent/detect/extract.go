@@ -42,6 +42,7 @@ func (in *inspector) inspect(req *Request, u *parsedURI) {
 		in.sig.add(sigDoubleEncoding)
 	}
 	in.value(u.decoded, locPath)
+	in.pathSegments(u.decoded)
 	in.pairs(u.query, locQuery)
 
 	var contentType string
@@ -58,12 +59,19 @@ func (in *inspector) inspect(req *Request, u *parsedURI) {
 			in.url(v)
 		case strings.EqualFold(name, "Cookie"):
 			in.cookies(v)
-		case strings.EqualFold(name, "X-Forwarded-For"):
-			in.value(v, locHeader)
 		case strings.EqualFold(name, "Content-Type"):
 			if !hasType {
 				contentType, hasType = v, strings.TrimSpace(v) != ""
 			}
+		case structuredHeader(name):
+		default:
+			if !headerToken(name) {
+				in.value(name, locHeader)
+			}
+			if fileNameHeader(name) && phpUploadName(strings.ToLower(v)) {
+				in.sig.add(sigCodeInjection)
+			}
+			in.value(v, locHeader)
 		}
 		// Log4Shell payloads come in any header; so do CRLF injections.
 		if !in.sig.has(sigLog4J) && (strings.Contains(v, "${") || strings.Contains(v, "%24%7")) {
@@ -83,6 +91,70 @@ func (in *inspector) inspect(req *Request, u *parsedURI) {
 			in.sig.add(sigNoContentType)
 		}
 		in.body(req.Body, contentType)
+	}
+}
+
+// structuredHeader reports the standard request headers whose values have
+// a fixed syntax (content negotiation, caching, connection management,
+// client hints): they are checked for CR/LF and Log4Shell only.
+func structuredHeader(name string) bool {
+	switch strings.ToLower(name) {
+	case "host", "accept", "accept-encoding", "accept-language", "accept-charset", "connection",
+		"content-length", "cache-control", "pragma", "keep-alive", "upgrade-insecure-requests",
+		"if-modified-since", "if-unmodified-since", "if-none-match", "if-match", "dnt", "te",
+		"priority", "date", "upgrade", "proxy-connection", "transfer-encoding", "range", "if-range",
+		"max-forwards", "content-encoding", "accept-datetime", "save-data", "downlink", "ect", "rtt",
+		"viewport-width", "device-memory", "dpr", "width", "purpose", "sec-purpose":
+		return true
+	}
+	return len(name) > 4 && strings.EqualFold(name[:4], "sec-")
+}
+
+// headerToken reports whether a header name is an ordinary HTTP token of
+// letters, digits and - _ . (nothing to inspect in it).
+func headerToken(name string) bool {
+	for i := 0; i < len(name); i++ {
+		if b := name[i]; !isWordByte(b) && b != '-' && b != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+// fileNameHeader reports headers that carry the name of an uploaded file
+// (X-Filename, X-File-Name, X_Filename ...).
+func fileNameHeader(name string) bool {
+	var b [32]byte
+	n := 0
+	for i := 0; i < len(name) && n < len(b); i++ {
+		c := name[i] | 0x20
+		if 'a' <= c && c <= 'z' {
+			b[n] = c
+			n++
+		}
+	}
+	s := string(b[:n])
+	return strings.HasSuffix(s, "filename") || strings.HasSuffix(s, "uploadname")
+}
+
+// pathSegments inspects each segment of a decoded path that holds more
+// than name characters, so that detectors anchored at a value's start see
+// it there.
+func (in *inspector) pathSegments(p string) {
+	plain := true
+	for i := 0; i < len(p); i++ {
+		if b := p[i]; !isWordByte(b) && b != '/' && b != '-' && b != '.' && b != '~' {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return
+	}
+	for seg := range strings.SplitSeq(p, "/") {
+		if seg != "" && seg != p {
+			in.value(seg, locPath)
+		}
 	}
 }
 
@@ -118,7 +190,10 @@ func (in *inspector) cookies(v string) {
 	for v != "" && !in.full() {
 		var c string
 		c, v, _ = strings.Cut(v, ";")
-		_, value, _ := strings.Cut(c, "=")
+		name, value, _ := strings.Cut(c, "=")
+		if name = strings.TrimSpace(name); !headerToken(name) {
+			in.value(unescape(name, false), locHeader)
+		}
 		value = strings.Trim(strings.TrimSpace(value), `"`)
 		if doubleEncoded(value) {
 			in.sig.add(sigDoubleEncoding)
@@ -162,7 +237,19 @@ func (in *inspector) body(body, contentType string) {
 	case media == "application/xml" || media == "text/xml" || strings.HasSuffix(media, "+xml"):
 		in.xml(body, truncated)
 	default:
+		// Of unknown type: as it is and, where it has their shape, as the
+		// JSON or form fields an application may parse it as anyway.
 		in.value(body, locBody)
+		if t := strings.TrimSpace(body); t != "" && (t[0] == '{' || t[0] == '[') {
+			walkJSON(body, func(s string, escaped bool) {
+				if escaped {
+					s = jsonUnescape(s)
+				}
+				in.value(s, locBody)
+			})
+		} else if strings.ContainsAny(body, "=%+") {
+			in.pairs(body, locBody)
+		}
 	}
 }
 
@@ -279,14 +366,28 @@ func (in *inspector) multipart(body, contentType string) {
 		}
 		n, _ := io.ReadFull(part, buf)
 		in.value(part.FormName(), locBody)
-		if name := part.FileName(); name != "" {
+		if name := rawFileName(part.Header.Get("Content-Disposition")); name != "" {
+			// The name as sent: Part.FileName strips the directories that
+			// traversal payloads are made of.
 			in.value(name, locBody)
+			if phpUploadName(strings.ToLower(name)) {
+				in.sig.add(sigCodeInjection)
+			}
 			in.value(string(buf[:n]), locFile)
 		} else {
 			in.value(string(buf[:n]), locBody)
 		}
 		part.Close()
 	}
+}
+
+// rawFileName returns the filename parameter of a Content-Disposition
+// header as sent, directories included.
+func rawFileName(cd string) string {
+	if _, params, err := mime.ParseMediaType(cd); err == nil {
+		return params["filename"]
+	}
+	return ""
 }
 
 // xml inspects the text, attribute values, processing instructions and

@@ -1,6 +1,9 @@
 package detect
 
-import "unicode/utf8"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // Bounds on the work done for one request. A value or body beyond its cap
 // is inspected up to the cap only; values beyond maxValues are not
@@ -33,7 +36,9 @@ type inspector struct {
 
 func (in *inspector) full() bool { return in.values >= maxValues }
 
-// value runs the detectors that apply at loc on one decoded value.
+// value runs the detectors that apply at loc on one decoded value: the
+// anomaly checks on the value as received, the attack detectors on it and,
+// when decoding changes it, on its normalised form (see normalize).
 func (in *inspector) value(v string, loc location) {
 	if v == "" || in.full() {
 		return
@@ -45,7 +50,7 @@ func (in *inspector) value(v string, loc location) {
 
 	if loc == locFile {
 		// Uploads are binary as often as not: only look for code.
-		if isCodeInjection(lv, c&^ccParen) {
+		if isCodeInjection(lv, c&^ccParen) || c.any(ccMarkup) && phpOpenTag(lv) {
 			in.sig.add(sigCodeInjection)
 		}
 		return
@@ -53,7 +58,7 @@ func (in *inspector) value(v string, loc location) {
 	if c.any(ccNUL) {
 		in.sig.add(sigNullByte)
 	}
-	if c.any(ccHigh) && !utf8.ValidString(v) {
+	if c.any(ccHigh) && !utf8.ValidString(v) && !latin1Text(v) {
 		in.sig.add(sigNotUTF8)
 	}
 	switch loc {
@@ -67,6 +72,10 @@ func (in *inspector) value(v string, loc location) {
 		if isBackdoor(lv) {
 			in.sig.add(sigBackdoor)
 		}
+		if isRestrictedPathFile(lv) {
+			in.sig.add(sigPrivateFile)
+			in.sig.add(sigTraversal)
+		}
 		fallthrough
 	case locQuery:
 		if isPrivateFile(lv) {
@@ -77,19 +86,46 @@ func (in *inspector) value(v string, loc location) {
 			in.sig.add(sigUserAgent)
 		}
 	}
-	if !in.sig.has(sigSQLI) && isSQLi(v, lv, c) {
+	in.attacks(v, lv, c, loc)
+	if n := normalize(v); n != v {
+		nc := classify(n)
+		in.attacks(n, lowerASCII(n, nc), nc, loc)
+	}
+}
+
+// attacks runs the attack detectors on one form of a value.
+func (in *inspector) attacks(v, lv string, c charClass, loc location) {
+	if loc == locUserAgent {
+		// A device User-Agent is full of tokens that read as shell ("Touch;",
+		// "; id)") or SQL ("BlackBerry8500/..."): only code and markup that
+		// no device sends count there.
+		in.userAgentAttacks(v, lv, c)
+		return
+	}
+	if !c.any(ccSpace | ccQuote | ccSQLPunct | ccMarkup | ccSlash | ccDollar | ccShell | ccParen | ccColon | ccPercent | ccDotDot | ccNUL) {
+		// A token (an ID, a word, a number, an e-mail address): only a
+		// database's own names are an attack on their own.
+		if !in.sig.has(sigSQLI) && (strings.IndexByte(lv, '_') >= 0 || strings.IndexByte(lv, '.') >= 0 || strings.HasSuffix(lv, "db") || strings.IndexByte(lv, '$') >= 0) && sqlKeywords(lv) {
+			in.sig.add(sigSQLI)
+		}
+		if !in.sig.has(sigXSS) && strings.IndexByte(lv, '.') >= 0 && isScriptInjection(lv, c) {
+			in.sig.add(sigXSS)
+		}
+		return
+	}
+	if !in.sig.has(sigSQLI) && (isSQLi(v, lv, c) || sqlGate(lv, c) && sqlKeywords(sqlForm(lv))) {
 		in.sig.add(sigSQLI)
 	}
-	if !in.sig.has(sigXSS) && isXSS(v, lv, c) {
+	if !in.sig.has(sigXSS) && (isXSS(v, lv, c) || isScriptInjection(lv, c)) {
 		in.sig.add(sigXSS)
 	}
-	if !in.sig.has(sigCMDEXE) && isCmdExe(v, lv, c) {
+	if !in.sig.has(sigCMDEXE) && (isCmdExe(v, lv, c) || c.any(ccShell|ccDollar|ccSlash|ccSpace|ccQuote) && isShellSyntax(lv)) {
 		in.sig.add(sigCMDEXE)
 	}
-	if !in.sig.has(sigTraversal) && isTraversal(lv, c) {
+	if !in.sig.has(sigTraversal) && (isTraversal(lv, c) || isSensitivePath(lv)) {
 		in.sig.add(sigTraversal)
 	}
-	if !in.sig.has(sigCodeInjection) && isCodeInjection(lv, c) {
+	if !in.sig.has(sigCodeInjection) && (isCodeInjection(lv, c) || isPHPInjection(lv, c)) {
 		in.sig.add(sigCodeInjection)
 	}
 	if !in.sig.has(sigLog4J) && isLog4JJNDI(lv, c) {
@@ -98,4 +134,54 @@ func (in *inspector) value(v string, loc location) {
 	if !in.sig.has(sigAWSSSRF) && isAWSSSRF(lv, c) {
 		in.sig.add(sigAWSSSRF)
 	}
+}
+
+// userAgentAttacks is attacks for a User-Agent value.
+func (in *inspector) userAgentAttacks(v, lv string, c charClass) {
+	if !in.sig.has(sigSQLI) && c.any(ccQuote) && isSQLi(v, lv, c) {
+		in.sig.add(sigSQLI)
+	}
+	if !in.sig.has(sigXSS) && (c.any(ccMarkup) && isXSS(v, lv, c) || isScriptInjection(lv, c&^(ccSpace|ccSlash))) {
+		in.sig.add(sigXSS)
+	}
+	if !in.sig.has(sigCMDEXE) && (strings.Contains(lv, "() {") || strings.Contains(lv, "$(") || strings.Contains(lv, "/bin/") || strings.Contains(lv, "${ifs}")) {
+		in.sig.add(sigCMDEXE)
+	}
+	if !in.sig.has(sigTraversal) && isTraversal(lv, c) {
+		in.sig.add(sigTraversal)
+	}
+	if !in.sig.has(sigCodeInjection) && (c.any(ccMarkup) && phpOpenTag(lv) || isCodeInjection(lv, c)) {
+		in.sig.add(sigCodeInjection)
+	}
+	if !in.sig.has(sigLog4J) && isLog4JJNDI(lv, c) {
+		in.sig.add(sigLog4J)
+	}
+}
+
+// sqlGate reports whether lv can hold what sqlKeywords looks for, so that
+// plain words skip it.
+func sqlGate(lv string, c charClass) bool {
+	return c.any(ccSpace|ccParen|ccQuote|ccSQLPunct|ccColon|ccDollar) || strings.ContainsAny(lv, "_@.[") ||
+		strings.Contains(lv, "tempdb") || strings.Contains(lv, "msdb") || strings.Contains(lv, "waitfor")
+}
+
+// latin1Text reports whether v, not valid UTF-8, reads as ISO-8859-1 text
+// (what older sites and forms send: "camb%EDn"): every byte above 0x7F is
+// a printable Latin-1 character, and none starts an overlong UTF-8 form of
+// an ASCII character (C0 or C1 followed by a continuation byte), which is
+// an evasion, not text.
+func latin1Text(v string) bool {
+	for i := 0; i < len(v); i++ {
+		b := v[i]
+		if b < 0x80 {
+			continue
+		}
+		if b < 0xa0 {
+			return false
+		}
+		if (b == 0xc0 || b == 0xc1 || b == 0xe0) && i+1 < len(v) && v[i+1] >= 0x80 && v[i+1] < 0xc0 {
+			return false
+		}
+	}
+	return true
 }

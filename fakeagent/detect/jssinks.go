@@ -1,0 +1,164 @@
+package detect
+
+import "strings"
+
+// Script injection beyond markup: what runs once a value lands in a page
+// or a script, whatever the tag around it.
+
+// jsSinks are the JavaScript properties and calls an injected script
+// reaches for, matched in jsForm (lower-case, comments and whitespace
+// removed, so that "document /**/ . cookie" reads "document.cookie").
+var jsSinks = []string{"document.cookie", "document.domain", "document.write", "document.location",
+	"document.body", "document.createelement", "document.forms", "document.referrer", "window.location",
+	"window.open(", "window.name", "top.location", "parent.location", "opener.location", "location.href=",
+	"location.replace(", "location.assign(", ".innerhtml", ".outerhtml", ".insertadjacenthtml",
+	"string.fromcharcode", ".constructor(", "newfunction(", "settimeout(", "setinterval(", "alert(",
+	"prompt(", "confirm(", "eval(", "atob(", "btoa(", "fetch(", "xmlhttprequest", "alert`", "prompt`",
+	"confirm`", "eval`", ".call`", ".apply`", ".bind`", "reflect.apply", "reflect.construct",
+	"navigation.navigate", "-moz-binding", "expression(", "importscripts(", "postmessage(",
+	"localstorage.", "sessionstorage.", "document[", "window[", "self[", "top[", "parent[",
+	"globalthis[", "frames[", "content[", "${alert", "${eval", "${prompt", "${confirm"}
+
+// xssTags are elements that run or load script, or change where the page
+// goes, on their own.
+var xssTags = []string{"<script", "<iframe", "<frame", "<object", "<embed", "<applet", "<svg",
+	"<math", "<base", "<meta", "<link", "<style", "<isindex", "<xss", "<v:", "<xi:include",
+	"<import", "<?import", "<xml", "<vmlframe", "<bgsound", "<layer", "<ilayer", "<portal", "<animate",
+	"<set", "<handler", "<listener", "<html", "<body", "<marquee", "<template", "<xmp", "<noscript"}
+
+// jsForm removes comments and whitespace and lower-cases ASCII.
+func jsForm(lv string) string {
+	s := removeSQLComments(lv)
+	if !strings.ContainsAny(s, " \t\r\n\v\f") {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ' ', '\t', '\r', '\n', '\v', '\f':
+		default:
+			b = append(b, s[i])
+		}
+	}
+	return string(b)
+}
+
+// isScriptInjection reports XSS evidence libinjection does not give: a
+// script element or sink, an event handler attribute after a break-out, a
+// script URL after whitespace tricks, a template literal call, UTF-7.
+func isScriptInjection(lv string, c charClass) bool {
+	if c.any(ccMarkup) {
+		for _, t := range xssTags {
+			if i := strings.Index(lv, t); i >= 0 {
+				end := i + len(t)
+				if end == len(lv) || !isWordByte(lv[end]) || t == "<v:" || t == "<xi:include" {
+					return true
+				}
+			}
+		}
+	}
+	if strings.Contains(lv, "+adw-") || strings.Contains(lv, "+ad4-") {
+		return true // UTF-7 '<' and '>'
+	}
+	if c.any(ccSpace|ccQuote|ccSlash) && eventHandlerAttr(lv) {
+		return true
+	}
+	if !c.any(ccParen) && !c.any(ccQuote) && strings.IndexByte(lv, '[') < 0 && !strings.Contains(lv, ".") && strings.IndexByte(lv, '$') < 0 && strings.IndexByte(lv, ':') < 0 {
+		return false
+	}
+	if c.any(ccColon) && scriptScheme(lv) {
+		return true
+	}
+	// Every sink is a call (it holds '(' or '`') or names one of the
+	// objects below: values with neither skip the list.
+	calls := c.any(ccParen) || strings.IndexByte(lv, '`') >= 0
+	if !calls && strings.IndexByte(lv, '[') < 0 && !strings.Contains(lv, "document") && !strings.Contains(lv, "window") &&
+		!strings.Contains(lv, "location") && !strings.Contains(lv, "storage") && !strings.Contains(lv, "html") &&
+		!strings.Contains(lv, "moz") && !strings.Contains(lv, "xmlhttp") && !strings.Contains(lv, "${") {
+		return false
+	}
+	js := jsForm(lv)
+	for _, s := range jsSinks {
+		i := strings.Index(js, s)
+		if i < 0 {
+			continue
+		}
+		if s[len(s)-1] == '[' {
+			// Bracket access by string ("window['alert']"), not an array index.
+			if rest := js[i+len(s):]; rest == "" || rest[0] != '"' && rest[0] != '\'' && rest[0] != '`' {
+				continue
+			}
+		}
+		if (s[0] != '.' && s[0] != '-' && s[0] != '$') && i > 0 && isWordByte(js[i-1]) {
+			continue // "myalert(" is not alert(
+		}
+		return true
+	}
+	return false
+}
+
+// eventHandlerAttr finds an "on<name>=" attribute after whitespace, a
+// quote or a slash, as injected into a tag: `" onload=`, `/onerror=`.
+func eventHandlerAttr(lv string) bool {
+	for i := 0; ; {
+		j := strings.Index(lv[i:], "on")
+		if j < 0 {
+			return false
+		}
+		j += i
+		i = j + 2
+		if j == 0 || !strings.ContainsRune(" \t\n\r\f\"'/;`", rune(lv[j-1])) {
+			continue
+		}
+		k := i
+		for k < len(lv) && 'a' <= lv[k] && lv[k] <= 'z' {
+			k++
+		}
+		if k-i < 3 {
+			continue
+		}
+		for k < len(lv) && (lv[k] == ' ' || lv[k] == '\t' || lv[k] == '\n') {
+			k++
+		}
+		if k < len(lv) && lv[k] == '=' {
+			return true
+		}
+	}
+}
+
+// scriptScheme finds a javascript:, vbscript: or livescript: URL anywhere
+// in lv, tabs, newlines and control characters inside the scheme ignored
+// as browsers ignore them, followed by code rather than prose: not "a
+// word and a space" ("JavaScript: The Good Parts").
+func scriptScheme(lv string) bool {
+	var b [512]byte
+	n := 0
+	for i := 0; i < len(lv) && n < len(b); i++ {
+		if c := lv[i]; c > ' ' || c == ' ' {
+			b[n] = c
+			n++
+		}
+	}
+	s := string(b[:n])
+	for _, scheme := range []string{"javascript:", "vbscript:", "livescript:"} {
+		for i := 0; ; {
+			j := strings.Index(s[i:], scheme)
+			if j < 0 {
+				break
+			}
+			rest := strings.TrimLeft(s[i+j+len(scheme):], " ")
+			i += j + len(scheme)
+			if rest == "" {
+				continue
+			}
+			k := 0
+			for k < len(rest) && isWordByte(rest[k]) {
+				k++
+			}
+			if k == 0 || k < len(rest) && rest[k] != ' ' && rest[k] != ',' {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,292 @@
+package detect
+
+import "strings"
+
+// Shell injection beyond a separator followed by a known command: the
+// shell's own syntax (expansions, globbing, function definitions), cmd.exe
+// control statements, PowerShell cmdlets, and a command at the very start
+// of a value. All work on cmdLine's form of the value: quotes, escapes and
+// $IFS resolved as the shell resolves them.
+
+// moreCommands extends strongCommands: programs whose name is not an
+// English word, from the Unix and Windows manuals (interpreters, network
+// and system tools, remote administration, build tools).
+var moreCommands = setOf("gawk", "mawk", "nawk", "lua", "luajit", "node", "nodejs", "deno",
+	"irb", "jrunscript", "jjs", "tclsh", "wish", "gdb", "strace", "ltrace", "tcpdump", "tshark",
+	"openssl", "ssh-keygen", "sshpass", "rsync", "sftp", "smbclient", "rpcclient", "psql",
+	"sqlite3", "mysqldump", "redis-cli", "kubectl", "crictl", "systemctl", "journalctl", "dmesg",
+	"lsmod", "insmod", "rmmod", "modprobe", "fdisk", "lsblk", "lsof", "traceroute", "tracepath",
+	"whois", "getfacl", "setfacl", "chattr", "lsattr", "visudo", "doas", "pkexec", "setcap",
+	"getcap", "ldd", "objdump", "readelf", "hexdump", "base32", "gunzip", "bzip2", "unxz",
+	"unzip", "7z", "cpio", "shred", "mkfifo", "mknod", "setsid", "xargs", "ionice", "stdbuf",
+	"chroot", "unshare", "nsenter", "capsh", "toybox", "dash", "rbash", "mksh", "pdksh", "yash",
+	"hostnamectl", "lastlog", "lastb", "lastlogin", "usermod", "userdel", "adduser", "deluser",
+	"groupadd", "chpasswd", "chsh", "sudoedit", "iwconfig", "ping6", "aria2c", "lwp-download",
+	"lwp-request", "ansible", "ansible-playbook", "ansible-pull", "ansible-galaxy", "ansible-vault",
+	"ansible-console", "ansible-inventory", "chef-shell", "chef-client", "knife", "puppet", "salt",
+	"salt-call", "terraform", "cscli", "htop", "rmt", "c89", "c99", "gcc", "g++", "clang", "tcc",
+	"cc", "make", "cmake", "ninja", "nasm", "pip", "pip3", "npm", "npx", "gem", "cargo", "composer",
+	"schtasks", "regedit", "vssadmin", "bcdedit", "bcdboot", "bootcfg", "cacls", "icacls",
+	"takeown", "cscript", "wscript", "msiexec", "msbuild", "installutil", "forfiles", "nltest",
+	"dsquery", "netsh", "tracert", "pathping", "iwr", "iex", "irm", "cmdkey", "klist", "wevtutil",
+	"fsutil", "diskpart", "reagentc", "sdbinst", "odbcconf", "cmstp", "esentutl", "expand",
+	"makecab", "findstr", "ntdsutil", "qwinsta", "rwinsta", "quser", "net1", "sysctl", "nproc",
+	"lscpu", "lspci", "lsusb", "uname", "getconf", "ulimit", "umask", "chgrp", "chmod", "sudo",
+	"pgrep", "pidof", "nmap", "masscan", "hping3", "arping", "fping", "nping", "zcat", "bzcat",
+	"xzcat", "zless", "zgrep", "base64", "uuencode", "uudecode", "ssh", "scp", "telnet", "nc",
+	"ncat", "netcat", "socat", "wget", "curl", "tftp", "fetch", "links", "lynx", "w3m", "who",
+	"w", "finger", "id", "groups", "env", "printenv", "set", "export", "ifconfig", "ip", "arp",
+	"route", "ss", "netstat", "iptables", "nft", "ufw", "awk", "sed", "perl", "python", "ruby",
+	"php", "bash", "sh", "zsh", "ksh", "csh", "tcsh", "fish", "ash", "busybox", "powershell",
+	"pwsh", "cmd", "whoami", "hostname", "systeminfo", "tasklist", "taskkill", "wmic", "certutil",
+	"bitsadmin", "mshta", "rundll32", "regsvr32", "reg", "sc", "crontab", "at", "nohup", "time")
+
+// englishCommands are command names that are also words or names: they
+// need a shell-shaped argument wherever they stand ("rock & salt").
+var englishCommands = setOf("time", "salt", "make", "fetch", "links", "expand", "knife", "puppet",
+	"groups", "export", "route", "who", "w", "at", "set", "id", "env", "gem", "cargo", "composer",
+	"node", "wish", "ash", "dash", "fish", "lynx", "finger", "ninja", "ip", "ss", "cc", "reg", "sc",
+	"expect", "host", "mail", "more", "less", "type", "find", "kill", "head", "tail", "touch", "sleep",
+	"echo", "dir", "net", "cat", "ls", "ps", "rm", "cp", "mv", "nc", "dig", "ping", "pip", "npm", "make")
+
+// powershellCmdlets are the cmdlets that download, run code or change the
+// system (Verb-Noun, lower-case).
+var powershellCmdlets = setOf("invoke-webrequest", "invoke-restmethod", "invoke-expression",
+	"invoke-command", "invoke-item", "invoke-wmimethod", "invoke-cimmethod", "start-process",
+	"start-job", "start-bitstransfer", "get-content", "set-content", "add-content", "new-object",
+	"get-childitem", "get-process", "stop-process", "get-wmiobject", "get-ciminstance",
+	"set-executionpolicy", "add-mppreference", "set-mppreference", "out-file", "copy-item",
+	"remove-item", "move-item", "new-item", "test-connection", "resolve-dnsname",
+	"get-itemproperty", "set-itemproperty", "new-itemproperty", "get-service", "new-service",
+	"set-service", "get-localuser", "new-localuser", "add-localgroupmember", "get-acl", "set-acl",
+	"convertto-securestring", "get-credential", "import-module", "export-clixml", "import-clixml",
+	"get-eventlog", "clear-eventlog", "get-winevent", "register-scheduledtask", "new-scheduledtask",
+	"new-scheduledtaskaction", "get-nettcpconnection", "test-netconnection", "get-hotfix",
+	"get-computerinfo", "restart-computer", "stop-computer", "expand-archive", "compress-archive")
+
+// windowsConditions are what follows "if" in a cmd.exe IF statement.
+var windowsConditions = setOf("exist", "defined", "errorlevel", "cmdextversion")
+
+// windowsCompare are cmd.exe's comparison operators.
+var windowsCompare = setOf("equ", "neq", "lss", "leq", "gtr", "geq")
+
+// isShellSyntax reports shell-only syntax and commands in lv (lower-case).
+func isShellSyntax(lv string) bool {
+	cl := cmdLine(lv)
+	if cl != lv && isCmdExe(cl, cl, classify(cl)) {
+		return true
+	}
+	s := compressWhitespace(cl)
+	if strings.Contains(s, "() { :;") || strings.Contains(s, "(){ :;") || strings.Contains(s, "(){:;") {
+		return true // a Bash function definition, as in Shellshock
+	}
+	if shellExpansion(lv) {
+		return true
+	}
+	if globbedSystemPath(lv) {
+		return true
+	}
+	// Each statement of the value: at its start, after a separator, or
+	// after a redirection.
+	for i := 0; i < len(s); {
+		for i < len(s) && strings.IndexByte(";|&\n(`' ", s[i]) >= 0 {
+			i++
+		}
+		if i >= len(s) {
+			break
+		}
+		stmt := s[i:]
+		if i == 0 || strings.IndexByte(";|&\n(`", s[i-1]) >= 0 || s[i-1] == ' ' && i >= 2 && strings.IndexByte(";|&", s[i-2]) >= 0 {
+			if windowsStatement(stmt) || commandStatement(stmt, i == 0) {
+				return true
+			}
+		}
+		j := strings.IndexAny(stmt, ";|&\n`")
+		if j < 0 {
+			break
+		}
+		i += j
+	}
+	return false
+}
+
+// commandStatement reports a statement starting with a command. At the
+// value's start (atStart) a command also needs an argument shaped like
+// shell (a flag, a path, a redirection) or nothing at all: a lone "whoami"
+// is a probe; "cat lovers" is not.
+func commandStatement(stmt string, atStart bool) bool {
+	i := 0
+	for i < len(stmt) && (isWordByte(stmt[i]) || stmt[i] == '-' || stmt[i] == '.' || stmt[i] == '/' || stmt[i] == '+') {
+		i++
+	}
+	word := stmt[:i]
+	qualified := strings.HasPrefix(word, "/bin/") || strings.HasPrefix(word, "/usr/") || strings.HasPrefix(word, "/sbin/") || strings.HasPrefix(word, "bin/")
+	if k := strings.LastIndexByte(word, '/'); k >= 0 {
+		word = word[k+1:]
+	}
+	word = strings.TrimSuffix(word, ".exe")
+	atStart = atStart || englishCommands[word]
+	if powershellCmdlets[word] {
+		return true
+	}
+	if word == "alias" && i < len(stmt) && stmt[i] == ' ' && strings.IndexByte(stmt[i:], '=') > 0 {
+		return true
+	}
+	if !moreCommands[word] && !strongCommands[word] && !weakCommands[word] {
+		return false
+	}
+	rest := stmt[i:]
+	if qualified {
+		return true
+	}
+	if strings.TrimSpace(rest) == "" {
+		// A bare command name: only the ones that are not words.
+		return !weakCommands[word] && len(word) > 2 && !atStart || strongCommands[word] || atStart && (word == "whoami" || word == "uname" || word == "ifconfig" || word == "ipconfig" || word == "systeminfo" || word == "netstat")
+	}
+	if rest[0] != ' ' {
+		return !atStart && strings.IndexByte(";|&<>'", rest[0]) >= 0
+	}
+	arg := strings.TrimLeft(rest, " ")
+	switch b := arg[0]; {
+	case b == '-' && len(arg) > 1 && (isWordByte(arg[1]) || arg[1] == '-'):
+		return true
+	case b == '/' && len(arg) > 1 && isWordByte(arg[1]), b == '~', b == '<', b == '>', b == '$':
+		return true
+	case strings.HasPrefix(arg, "http://") || strings.HasPrefix(arg, "https://"):
+		return true
+	}
+	if atStart {
+		return false
+	}
+	// After a separator any known command with an argument is enough.
+	return !weakCommands[word] || shellArgument(stmt, i, word, false)
+}
+
+// windowsStatement reports a cmd.exe FOR loop or IF statement.
+func windowsStatement(stmt string) bool {
+	switch {
+	case strings.HasPrefix(stmt, "for "):
+		rest := stmt[4:]
+		// Options: /d /r /l /f and a quoted option string.
+		for strings.HasPrefix(rest, "/") && len(rest) > 2 && rest[2] == ' ' {
+			rest = rest[3:]
+		}
+		if strings.HasPrefix(rest, `"`) {
+			if end := strings.IndexByte(rest[1:], '"'); end >= 0 {
+				rest = strings.TrimLeft(rest[end+2:], " ")
+			}
+		}
+		if !strings.HasPrefix(rest, "%") {
+			return false
+		}
+		in := strings.Index(rest, " in ")
+		if in < 0 || in > 8 {
+			in = strings.Index(rest, " in(")
+			if in < 0 || in > 8 {
+				return false
+			}
+		}
+		after := strings.TrimLeft(rest[in+3:], " ")
+		if !strings.HasPrefix(after, "(") {
+			return false
+		}
+		end := strings.IndexByte(after, ')')
+		return end > 0 && strings.HasPrefix(strings.TrimLeft(after[end+1:], " "), "do")
+	case strings.HasPrefix(stmt, "if "):
+		rest := stmt[3:]
+		if strings.HasPrefix(rest, "/i ") {
+			rest = rest[3:]
+		}
+		if strings.HasPrefix(rest, "not ") {
+			rest = rest[4:]
+		}
+		word, after, _ := strings.Cut(rest, " ")
+		if windowsConditions[word] {
+			_, cmd, ok := strings.Cut(strings.TrimLeft(after, " "), " ")
+			return ok && strings.TrimSpace(cmd) != ""
+		}
+		// Comparisons: a==b, "a" == "b", %x% gtr 2.
+		if strings.Contains(word, "==") {
+			return strings.TrimSpace(after) != ""
+		}
+		op, tail, _ := strings.Cut(strings.TrimLeft(after, " "), " ")
+		if op == "==" || windowsCompare[op] {
+			return strings.TrimSpace(tail) != ""
+		}
+		return strings.HasPrefix(op, "==")
+	}
+	return false
+}
+
+// shellExpansion finds expansions only a shell performs: arithmetic
+// ($[...], $((...))), parameter expansion with an operator
+// (${PATH#...}, ${x%...}, ${x/a/b}), brace expansion with an empty first
+// item ({,ip,a}) and tilde-dash (~-).
+func shellExpansion(lv string) bool {
+	for i := 0; i < len(lv); i++ {
+		switch lv[i] {
+		case '$':
+			if i+1 >= len(lv) {
+				continue
+			}
+			switch lv[i+1] {
+			case '[':
+				return true
+			case '(':
+				if i+2 < len(lv) && lv[i+2] == '(' {
+					return true
+				}
+			case '{':
+				j := i + 2
+				for j < len(lv) && isWordByte(lv[j]) {
+					j++
+				}
+				if j > i+2 && j < len(lv) && strings.IndexByte("#%/^,", lv[j]) >= 0 && strings.IndexByte(lv[j:], '}') > 0 {
+					return true
+				}
+			}
+		case '{':
+			if i+1 < len(lv) && lv[i+1] == ',' && strings.IndexByte(lv[i+1:], '}') > 0 {
+				return true
+			}
+		case '~':
+			if i+1 < len(lv) && (lv[i+1] == '-' || lv[i+1] == '+') && (i+2 == len(lv) || lv[i+2] == '/' || lv[i+2] == ' ') && (i == 0 || lv[i-1] == ' ') {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// globbedSystemPath finds a path into a system directory spelled with
+// glob characters ("/etc/pas[s]wd", "/[e]tc/", "/bi?/c*t"): only a shell
+// expands those.
+func globbedSystemPath(lv string) bool {
+	if !strings.ContainsAny(lv, "[?*") || strings.IndexByte(lv, '/') < 0 {
+		return false
+	}
+	b := make([]byte, 0, len(lv))
+	globbed := false
+	for i := 0; i < len(lv); i++ {
+		switch c := lv[i]; c {
+		case '[', ']', '?', '*':
+			globbed = true
+		case '/':
+			if len(b) == 0 || b[len(b)-1] != '/' {
+				b = append(b, c)
+			}
+		default:
+			b = append(b, c)
+		}
+	}
+	if !globbed {
+		return false
+	}
+	p := string(b)
+	for _, dir := range []string{"/etc/", "/bin/", "/usr/", "/dev/", "/proc/", "/tmp/", "/var/", "/sbin/"} {
+		if strings.Contains(p, dir) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,318 @@
+package detect
+
+import "strings"
+
+// SQL keyword evidence: what libinjection misses because the value is a
+// fragment of a query rather than a break-out (a stacked statement, a
+// function call, a UNION, a PostgreSQL cast, a NoSQL operator). It works
+// on the value lower-cased, with comments removed and whitespace
+// compressed (see sqlForm), and looks at words, not substrings: "selection"
+// is not "select".
+
+// sqlIdentifiers are names only databases use: system schemas, tables,
+// procedures and packages.
+var sqlIdentifiers = setOf("information_schema", "sysobjects", "syscolumns", "sysdatabases",
+	"sysusers", "pg_catalog", "pg_shadow", "pg_user", "pg_database", "pg_namespace", "pg_tables",
+	"pg_sleep", "xp_cmdshell", "xp_regread", "xp_dirtree", "xp_fileexist", "sp_executesql",
+	"sp_oacreate", "sp_makewebtask", "sp_password", "sp_configure", "tempdb", "msdb",
+	"mysql.user", "mysql.db", "sqlite_master", "sqlite_schema", "sqlite_version",
+	"sqlite_compileoption_used", "dbms_pipe", "dbms_lock", "utl_http", "utl_inaddr",
+	"all_tables", "user_tables", "v$version", "master..sysdatabases", "@@version", "@@datadir",
+	"@@hostname", "@@basedir", "@@servername", "pg_read_file", "pg_ls_dir", "lo_import", "lo_export",
+	"waitfor", "dumpfile", "outfile", "sys.tables", "sys.objects", "sys.databases", "sys.columns")
+
+// sqlFunctions are functions of SQL dialects that ordinary text does not
+// call; a '(' after the name (spaces and comments allowed) makes a call.
+var sqlFunctions = setOf("benchmark", "sleep", "pg_sleep", "extractvalue", "updatexml",
+	"group_concat", "concat_ws", "make_set", "find_in_set", "load_file", "unhex", "substring",
+	"substr", "ascii", "concat", "compress", "uncompress", "current_user", "session_user",
+	"system_user", "db_name", "object_id", "object_name", "schema_name", "xmltype", "json_extract",
+	"json_keys", "jsonb_pretty", "jsonb_set", "to_jsonb", "lo_get", "lo_put", "unistr", "strcmp",
+	"sysdate", "name_const", "geometrycollection", "multipoint", "multipolygon", "multilinestring",
+	"polygon", "linestring", "regexp_substr", "regexp_like", "ifnull", "nullif", "iif",
+	"is_srvrolemember", "has_dbaccess", "suser_name", "user_name", "host_name", "char_length",
+	"bit_length", "octet_length", "instr", "locate", "position", "elt", "export_set", "md5",
+	"sha1", "sha2", "crc32", "from_base64", "to_base64", "aes_decrypt", "aes_encrypt",
+	"utl_inaddr.get_host_name", "dbms_pipe.receive_message", "ctxsys.drithsx.sn", "randomblob",
+	"zeroblob", "sqlite_compileoption_used", "last_insert_rowid", "procedure", "analyse",
+	"row_count", "found_rows", "connection_id", "pg_read_file", "current_database", "uuid_short")
+
+// sqlGluedFunctions are SQL functions named by ordinary words: they count
+// only with the '(' glued to the name ("version()", not "Version (2)").
+var sqlGluedFunctions = setOf("user", "version", "database", "schema", "char", "chr", "hex",
+	"mid", "ord", "rand", "left", "right", "now", "cast", "convert", "exec", "execute", "count",
+	"length", "lower", "upper", "reverse", "replace", "coalesce", "if", "floor", "exp", "pow",
+	"least", "greatest", "row", "repeat", "space", "trim", "ltrim", "rtrim", "lpad", "rpad", "field")
+
+// sqlStatementStart are the words that start a stacked statement after a
+// ';' or a quote break-out.
+var sqlStatementStart = setOf("select", "insert", "update", "delete", "drop", "truncate",
+	"declare", "exec", "execute", "shutdown", "create", "alter", "replace", "union", "waitfor",
+	"grant", "revoke", "rename", "handler", "load", "call", "set", "merge", "copy")
+
+// sqlObjects follow drop/create/alter/truncate in DDL.
+var sqlObjects = setOf("table", "database", "view", "procedure", "function", "index", "schema",
+	"trigger", "user", "tablespace", "temporary", "or")
+
+// pgCastTypes are PostgreSQL types an injection casts to ("password::int").
+var pgCastTypes = setOf("int", "int2", "int4", "int8", "integer", "bigint", "bool", "boolean",
+	"text", "varchar", "char", "json", "jsonb", "numeric", "float", "bytea", "regclass", "oid", "xml", "date")
+
+// nosqlOperators are MongoDB query operators, as keys ({"$ne": 1}) or in
+// bracket parameter names (u[$ne]=1).
+var nosqlOperators = setOf("$ne", "$eq", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$regex",
+	"$where", "$exists", "$not", "$nor", "$or", "$and", "$expr", "$elemmatch", "$type", "$all",
+	"$size", "$mod", "$text", "$jsonschema", "$function", "$accumulator")
+
+// sqlForm is the value as sqlKeywords reads it.
+func sqlForm(lv string) string { return compressWhitespace(removeSQLComments(lv)) }
+
+// sqlWord is one word of a value and what follows it.
+type sqlWord struct {
+	w     string
+	start int
+	end   int
+}
+
+func isSQLWordByte(b byte) bool { return isWordByte(b) || b == '@' || b == '$' || b == '.' }
+
+// sqlKeywords reports SQL (or NoSQL) injection evidence in s, a value
+// already in sqlForm.
+func sqlKeywords(s string) bool {
+	if nosqlOperators[s] || strings.Contains(s, "[$") && nosqlBracket(s) {
+		return true
+	}
+	var words [64]sqlWord
+	n := 0
+	for i := 0; i < len(s) && n < len(words); {
+		for i < len(s) && !isSQLWordByte(s[i]) {
+			i++
+		}
+		start := i
+		for i < len(s) && isSQLWordByte(s[i]) {
+			i++
+		}
+		if start < i {
+			w := strings.Trim(s[start:i], ".")
+			words[n] = sqlWord{w: w, start: start, end: i}
+			n++
+		}
+	}
+	ws := words[:n]
+	for k, w := range ws {
+		if sqlIdentifiers[w.w] {
+			return true
+		}
+		after := s[w.end:]
+		afterSp := strings.TrimLeft(after, " ")
+		if strings.HasPrefix(afterSp, "(") && sqlFunctions[w.w] || strings.HasPrefix(after, "(") && sqlGluedFunctions[w.w] && gluedCallArg(after[1:]) {
+			return true
+		}
+		if strings.HasPrefix(after, "::") && k+1 < len(ws) && ws[k+1].start == w.end+2 && pgCastTypes[ws[k+1].w] {
+			return true
+		}
+		next := ""
+		if k+1 < len(ws) {
+			next = ws[k+1].w
+		}
+		between := ""
+		if k+1 < len(ws) {
+			between = s[w.end:ws[k+1].start]
+		}
+		switch w.w {
+		case "union":
+			if next == "select" || (next == "all" || next == "distinct" || next == "distinctrow") && k+2 < len(ws) && ws[k+2].w == "select" {
+				return true
+			}
+		case "select":
+			// select <columns> from, within a few words, in a value that
+			// breaks out of something (a quote, a statement end, a comment,
+			// a call): "select * from users" alone is a search for it.
+			for j := k + 1; j < len(ws) && j <= k+8 && breaksOut(s); j++ {
+				if ws[j].w == "from" && j > k+1 || ws[j].w == "from" && strings.ContainsAny(s[w.end:ws[j].start], "*`") {
+					return true
+				}
+			}
+			if strings.HasPrefix(afterSp, "if(") || next == "sleep" || next == "benchmark" || next == "pg_sleep" || next == "char" || next == "group_concat" || next == "load_file" {
+				return true
+			}
+		case "insert":
+			if next == "into" {
+				return true
+			}
+		case "delete":
+			if next == "from" {
+				return true
+			}
+		case "drop", "create", "alter", "truncate":
+			if sqlObjects[next] && between == " " && stmtStart(s, w.start) {
+				return true
+			}
+		case "into":
+			if next == "outfile" || next == "dumpfile" {
+				return true
+			}
+		case "exec", "execute":
+			if strings.HasPrefix(next, "master.") || strings.HasPrefix(next, "xp_") || strings.HasPrefix(next, "sp_") || strings.HasPrefix(afterSp, "(@") {
+				return true
+			}
+		case "case":
+			if next == "when" {
+				for j := k + 2; j < len(ws) && j <= k+10; j++ {
+					if ws[j].w == "then" {
+						return true
+					}
+				}
+			}
+		case "order", "group":
+			if next == "by" && k+2 < len(ws) && (isDigits(ws[k+2].w) || k+3 < len(ws) && (ws[k+3].w == "having" || ws[k+3].w == "asc" || ws[k+3].w == "desc") || strings.ContainsAny(s[ws[k+1].end:ws[k+2].start], "`")) {
+				return true
+			}
+		case "having":
+			if k+1 < len(ws) && strings.ContainsAny(s[ws[k+1].end:], "=<>") && strings.ContainsAny(s[w.end:ws[k+1].start], "`(") {
+				return true
+			}
+		case "procedure":
+			if next == "analyse" {
+				return true
+			}
+		case "as":
+			// "1234 AS "alias" FROM t", "` AS `x` FROM".
+			if k+2 < len(ws) && ws[k+2].w == "from" && strings.ContainsAny(s[w.end:ws[k+2].start], "\"`'") {
+				return true
+			}
+		case "or", "and", "xor", "where":
+			if tautologyAfter(afterSp) {
+				return true
+			}
+		}
+		// A stacked statement: "; select ..." or a quote break-out "';select".
+		if sqlStatementStart[w.w] && w.start > 0 && k+1 < len(ws) {
+			before := strings.TrimRight(s[:w.start], " ")
+			if strings.HasSuffix(before, ";") && (next != "" && (w.w != "set" && w.w != "call" && w.w != "load" && w.w != "copy" || strings.ContainsAny(s[w.end:], "=@("))) {
+				return true
+			}
+		}
+	}
+	// A quote closed and the statement ended or a comparison of strings:
+	// "admin@x.com';", "'x'!='y'".
+	if q := strings.IndexAny(s, "'\"`"); q >= 0 {
+		rest := s[q:]
+		if strings.HasSuffix(strings.TrimRight(rest, " "), "';") || strings.HasSuffix(strings.TrimRight(rest, " "), `";`) {
+			return true
+		}
+		if strings.Contains(rest, "'!='") || strings.Contains(rest, "'<>'") || strings.Contains(rest, `"!="`) {
+			return true
+		}
+		if strings.Contains(rest, "' regexp ") || strings.Contains(rest, "` regexp ") || strings.Contains(rest, "' like ") {
+			return true
+		}
+		// PostgreSQL JSON operators between quoted operands.
+		for _, op := range []string{"' @> '", "' <@ '", "' ?| ", "' ?& ", "' #> '", "' #>> '", "' #- '", "' ->> ", "' -> ", "' @? '", "' @@ '", "' || '"} {
+			if strings.Contains(rest, op) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// stmtStart reports whether the word at s[i:] starts a statement: the
+// value's start or after ';' or a quote.
+func stmtStart(s string, i int) bool {
+	before := strings.TrimRight(s[:i], " ")
+	return before == "" || strings.HasSuffix(before, ";") || strings.HasSuffix(before, "'") || strings.HasSuffix(before, `"`)
+}
+
+// gluedCallArg reports whether what follows "name(" reads as an SQL call
+// rather than prose in parentheses: it closes at once, or holds a number,
+// a quote, a nested call, @, or a SQL keyword.
+func gluedCallArg(s string) bool {
+	s = strings.TrimLeft(s, " ")
+	if s == "" {
+		return true
+	}
+	switch b := s[0]; {
+	case b == ')' || b == '\'' || b == '"' || b == '(' || b == '@' || b == '`' || '0' <= b && b <= '9':
+		return true
+	}
+	i := 0
+	for i < len(s) && isWordByte(s[i]) {
+		i++
+	}
+	w := s[:i]
+	if w == "select" || w == "sleep" || w == "now" || w == "user" || w == "version" || w == "database" || w == "char" || sqlFunctions[w] {
+		return true
+	}
+	return i > 0 && i < len(s) && (s[i] == '(' || s[i] == '=' || s[i] == ',' && strings.Contains(s[i:], "0x"))
+}
+
+// tautologyAfter reports an always-true or always-false comparison after
+// or/and: "1=1", "'a'='a", "2>1", "true", "not null", "exists(", "(select".
+func tautologyAfter(s string) bool {
+	if s == "" {
+		return false
+	}
+	if strings.HasPrefix(s, "true") || strings.HasPrefix(s, "false") || strings.HasPrefix(s, "null") ||
+		strings.HasPrefix(s, "exists") || strings.HasPrefix(s, "(select") || strings.HasPrefix(s, "sleep(") ||
+		strings.HasPrefix(s, "not ") || strings.HasPrefix(s, "json_") || strings.HasPrefix(s, "{if") || strings.HasPrefix(s, "'{") {
+		return true
+	}
+	i := 0
+	if s[0] == '\'' || s[0] == '"' {
+		q := s[0]
+		j := strings.IndexByte(s[1:], q)
+		if j < 0 {
+			return false
+		}
+		i = j + 2
+	} else {
+		for i < len(s) && (isWordByte(s[i]) || s[i] == '.') {
+			i++
+		}
+		if i == 0 {
+			return false
+		}
+	}
+	rest := strings.TrimLeft(s[i:], " ")
+	return rest != "" && strings.ContainsRune("=<>!", rune(rest[0])) && (isDigitByte(s[0]) || s[0] == '\'' || s[0] == '"' || len(rest) > 1 && (rest[1] == '\'' || isDigitByte(rest[1])))
+}
+
+func isDigitByte(b byte) bool { return '0' <= b && b <= '9' }
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isDigitByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// nosqlBracket finds "[$op]" with a MongoDB operator, as PHP and Express
+// turn u[$ne]=1 into {u: {$ne: 1}}.
+func nosqlBracket(s string) bool {
+	for {
+		i := strings.Index(s, "[$")
+		if i < 0 {
+			return false
+		}
+		s = s[i+1:]
+		end := strings.IndexByte(s, ']')
+		if end < 0 {
+			return false
+		}
+		if nosqlOperators[s[:end]] {
+			return true
+		}
+	}
+}
+
+// breaksOut reports the characters an injected query fragment needs to
+// leave its context or hide: quotes, ;, parentheses, comments.
+func breaksOut(s string) bool {
+	return strings.ContainsAny(s, "'\"`;()#") || strings.Contains(s, "/*") || strings.Contains(s, "--")
+}
