@@ -167,3 +167,11 @@ var client = &http.Client{
 	Timeout:       10 * time.Second,
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
+
+func TestWithoutNodeTheTestSaysWhatToInstall(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	_, err := install()
+	if err == nil || !strings.Contains(err.Error(), "install Node.js 20") {
+		t.Fatalf("install() without node on PATH = %v, want an error saying to install Node.js 20", err)
+	}
+}
