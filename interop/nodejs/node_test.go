@@ -7,6 +7,7 @@ package nodejs
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -25,6 +26,10 @@ import (
 
 // moduleVersion is the module the lock file pins.
 const moduleVersion = "2.2.1"
+
+// npmTimeout bounds the install, so that an unreachable registry fails
+// the test instead of hanging it.
+const npmTimeout = 5 * time.Minute
 
 var (
 	installOnce sync.Once
@@ -73,9 +78,11 @@ func install() (string, error) {
 	}
 	// Install scripts are not needed (the module is plain JavaScript) and
 	// would compile native code for unused dependencies.
-	cmd := exec.Command(npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline")
+	ctx, cancel := context.WithTimeout(context.Background(), npmTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("npm ci in interop/nodejs: %w\n%s", err, b)
+		return "", fmt.Errorf("npm ci in interop/nodejs (bounded by %v): %w\n%s", npmTimeout, err, b)
 	}
 	pkg, err := os.ReadFile(filepath.Join("node_modules", "sigsci-module-nodejs", "package.json"))
 	if err != nil || !strings.Contains(string(pkg), `"version": "`+moduleVersion+`"`) {
@@ -159,4 +166,12 @@ func startApp(t *testing.T, agentAddress string) string {
 var client = &http.Client{
 	Timeout:       10 * time.Second,
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+func TestWithoutNodeTheTestSaysWhatToInstall(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	_, err := install()
+	if err == nil || !strings.Contains(err.Error(), "install Node.js 20") {
+		t.Fatalf("install() without node on PATH = %v, want an error saying to install Node.js 20", err)
+	}
 }
