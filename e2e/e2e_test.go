@@ -161,6 +161,25 @@ func TestHelloworldBehindTheFakeAgent(t *testing.T) {
 					assert.NotEmpty(t, h["X-Sigsci-Requestid"], "a request with signals gets a RequestID")
 				}
 
+				if mode == "blocking" {
+					// Frameworks read these bodies as forms: the agent must see them.
+					for _, cts := range [][]string{
+						{"application/x-www-form-urlencoded"},
+						{"text/plain, application/x-www-form-urlencoded"},
+						{"text/plain", "application/x-www-form-urlencoded"},
+					} {
+						req, err := http.NewRequest(http.MethodPost, base+"/", strings.NewReader("q="+url.QueryEscape(sqli)))
+						require.NoError(t, err)
+						for _, ct := range cts {
+							req.Header.Add("Content-Type", ct)
+						}
+						resp, err := http.DefaultClient.Do(req)
+						require.NoError(t, err)
+						resp.Body.Close()
+						assert.Equal(t, 406, resp.StatusCode, "a POST form attack with Content-Type %q", cts)
+					}
+				}
+
 				assert.Equal(t, 0, app.terminate(t), "helloworld exits cleanly on SIGTERM")
 				assert.Equal(t, 0, agent.terminate(t), "the fake agent exits cleanly on SIGTERM")
 				if network == "unix" {
