@@ -80,8 +80,8 @@ func (c *conn) Write(p []byte) (int, error) {
 }
 
 // drain makes the connection stop reading: a blocked Read returns io.EOF,
-// so net/rpc stops taking calls, waits for the ones in flight, writes their
-// replies and closes the connection.
+// so the serving loop stops taking calls, waits for the ones in flight,
+// writes their replies and closes the connection.
 func (c *conn) drain() {
 	c.mu.Lock()
 	defer c.mu.Unlock()

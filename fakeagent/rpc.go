@@ -46,8 +46,9 @@ var (
 	errHung         = errors.New("fakeagent: call hung (injected fault)")
 )
 
-// handler is the "RPC" service of one connection. net/rpc runs each call
-// in a goroutine of its own, so the methods run concurrently.
+// handler is the "RPC" service of one connection, called by its serving
+// loop (serveConn): on the loop's goroutine, or on one per call while
+// faults delay or hang calls, so the methods may run concurrently.
 type handler struct {
 	s *Server
 	c *conn
@@ -211,7 +212,7 @@ func (s *Server) inject(method string) (fault, error) {
 }
 
 // fail carries out fault f on a call on c and returns the call's error:
-// net/rpc sends it as the RPC error, unless the connection is closed.
+// the serving loop sends it as the RPC error, unless the connection is closed.
 func (s *Server) fail(c *conn, f fault) error {
 	s.rec.countFault(f.String())
 	switch f {
