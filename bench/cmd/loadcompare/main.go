@@ -55,7 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var (
 		out      = fs.String("out", "", "output `directory` (default results/<YYYY-MM-DD> in the current directory)")
-		variants = fs.String("variants", "bare,uds,tcp,uds-cpc,tcp-cpc,uds-zero,uds-crs", "comma-separated `variants` to compare")
+		variants = fs.String("variants", "bare,uds,tcp,uds-cpc,tcp-cpc,uds-zero,uds-crs,uds-dash", "comma-separated `variants` to compare")
 		conns    = fs.String("conns", "1,32", "comma-separated connection `counts`")
 		rounds   = fs.Int("rounds", 3, "`rounds` of interleaved measurements")
 		duration = fs.Duration("duration", 5*time.Second, "measured `time` per variant, connection count and round")
