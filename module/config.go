@@ -53,6 +53,7 @@ type ModuleConfig struct {
 	inspInit                  InspectorInitFunc
 	inspFini                  InspectorFiniFunc
 	headerExtractor           func(*http.Request) [][2]string
+	customHeaderExtractor     HeaderExtractorFunc // upstream's older form, see moduleconfig.go
 	debug                     bool
 	moduleIdentifier          string
 	serverIdentifier          string
@@ -215,7 +216,7 @@ func CustomInspector(insp Inspector, init InspectorInitFunc, fini InspectorFiniF
 // servers that keep the original order and case. Host is still sent first.
 func RawHeaderExtractor(fn func(r *http.Request) [][2]string) ModuleConfigOption {
 	return func(c *ModuleConfig) error {
-		c.headerExtractor = fn
+		c.headerExtractor, c.customHeaderExtractor = fn, nil
 		return nil
 	}
 }

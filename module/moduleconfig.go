@@ -121,3 +121,34 @@ func (c *ModuleConfig) IsExpectedContentType(s string) bool {
 	}
 	return c.expectedContentTypes[mt]
 }
+
+// HeaderExtractorFunc returns the request headers to send to the agent in
+// place of r.Header. Upstream replaced it with RawHeaderExtractor in 1.12.0;
+// it is kept for programs written before.
+type HeaderExtractorFunc func(*http.Request) (http.Header, error)
+
+// CustomHeaderExtractor sets a function whose headers are sent to the
+// agent instead of r.Header (Host is still sent first); when it fails or
+// returns nil, r.Header is sent. It replaces a RawHeaderExtractor, and a
+// later RawHeaderExtractor replaces it.
+func CustomHeaderExtractor(fn func(r *http.Request) (http.Header, error)) ModuleConfigOption {
+	return func(c *ModuleConfig) error {
+		c.customHeaderExtractor = fn
+		c.headerExtractor = nil
+		if fn != nil {
+			c.headerExtractor = func(r *http.Request) [][2]string {
+				h, err := fn(r)
+				if err != nil || h == nil {
+					h = r.Header
+				}
+				return responseHeaders(h) // every value, in a stable order
+			}
+		}
+		return nil
+	}
+}
+
+// HeaderExtractor is the function set with CustomHeaderExtractor, or nil.
+func (c *ModuleConfig) HeaderExtractor() func(r *http.Request) (http.Header, error) {
+	return c.customHeaderExtractor
+}

@@ -48,6 +48,9 @@ var (
 	_ func(string, string) sigsci.ModuleConfigOption                                                       = sigsci.ModuleIdentifier
 	_ func(func(*http.Request) [][2]string) sigsci.ModuleConfigOption                                      = sigsci.RawHeaderExtractor
 	_ func(string) sigsci.ModuleConfigOption                                                               = sigsci.ServerFlavor
+	_ func(func(*http.Request) (http.Header, error)) sigsci.ModuleConfigOption                             = sigsci.CustomHeaderExtractor
+	_ func(*http.Request) (http.Header, error)                                                             = sigsci.HeaderExtractorFunc(nil)
+	_ func(*sigsci.ModuleConfig) func(*http.Request) (http.Header, error)                                  = (*sigsci.ModuleConfig).HeaderExtractor
 	_ func(string) sigsci.ModuleConfigOption                                                               = sigsci.ServerIdentifier
 	_ func(string, string) sigsci.ModuleConfigOption                                                       = sigsci.Socket
 	_ func(time.Duration) sigsci.ModuleConfigOption                                                        = sigsci.Timeout
@@ -750,5 +753,42 @@ func (p plainWriter) WriteHeader(code int)        { p.w.WriteHeader(code) }
 func TestVersion(t *testing.T) {
 	if v := sigsci.Version(); v == "" || !strings.HasSuffix(sigsci.DefaultModuleIdentifier, " "+v) {
 		t.Errorf("Version() = %q, DefaultModuleIdentifier = %q; want the identifier to end in the version", v, sigsci.DefaultModuleIdentifier)
+	}
+}
+
+func TestCustomHeaderExtractorReplacesTheRequestHeaders(t *testing.T) {
+	r := httptest.NewRequest("GET", "http://example.com/", nil)
+	r.Header.Set("X-Real", "seen")
+	cases := []struct {
+		name      string
+		extractor func(*http.Request) (http.Header, error)
+		want      [][2]string
+	}{
+		{"the extractor's headers are sent, Host first",
+			func(*http.Request) (http.Header, error) { return http.Header{"X-Other": {"1", "2"}}, nil },
+			[][2]string{{"Host", "example.com"}, {"X-Other", "1"}, {"X-Other", "2"}}},
+		{"a failing extractor sends the request's own",
+			func(*http.Request) (http.Header, error) { return nil, errors.New("no") },
+			[][2]string{{"Host", "example.com"}, {"X-Real", "seen"}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := sigsci.NewModuleConfig(sigsci.CustomHeaderExtractor(c.extractor))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.HeaderExtractor() == nil {
+				t.Error("HeaderExtractor() = nil after CustomHeaderExtractor")
+			}
+			got := sigsci.NewRPCMsgIn(cfg, r, nil, -1, -1, 0).HeadersIn
+			if len(got) != len(c.want) {
+				t.Fatalf("HeadersIn = %v, want %v", got, c.want)
+			}
+			for i := range got {
+				if got[i] != c.want[i] {
+					t.Errorf("HeadersIn[%d] = %v, want %v", i, got[i], c.want[i])
+				}
+			}
+		})
 	}
 }
