@@ -10,6 +10,7 @@ set -euo pipefail
 packages=(
 	bubblewrap                  # deploy/podemu: the pod emulation
 	podman uidmap slirp4netns   # deploy/images, deploy/compose
+	golang-github-containernetworking-plugin-dnsname # service names on compose networks
 	fuse-overlayfs catatonit
 	debootstrap                 # the local stand-ins for the base images
 	containerd runc             # deploy/k8s: the node's container runtime

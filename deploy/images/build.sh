@@ -39,7 +39,7 @@ fail() { log "FAIL: $*"; exit 1; }
 
 work=$(mktemp -d)
 cleanup() {
-	podman rm -f ngwaf-images-check >/dev/null 2>&1 || true
+	podman rm -f -v ngwaf-images-check >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -157,7 +157,7 @@ check_image() {
 	[ "$user" = 65532:65532 ] || fail "$ref runs as '$user', want 65532:65532"
 	podman image inspect --format '{{json .Config.Healthcheck}}' "$ref" | grep -q '"Test":\["CMD",' ||
 		fail "$ref: no exec-form HEALTHCHECK"
-	podman rm -f ngwaf-images-check >/dev/null 2>&1 || true
+	podman rm -f -v ngwaf-images-check >/dev/null 2>&1 || true
 	# podman 4.3 complains on stderr that it cannot reach systemd to
 	# schedule the health checks: this script runs them itself.
 	podman run -d --name ngwaf-images-check --read-only --network=none --cap-drop=ALL \
@@ -180,7 +180,7 @@ check_image() {
 	local rootfs
 	rootfs=$(podman inspect --format '{{.HostConfig.ReadonlyRootfs}}' ngwaf-images-check)
 	[ "$rootfs" = true ] || fail "$ref: root is not read-only"
-	podman rm -f ngwaf-images-check >/dev/null 2>&1
+	podman rm -f -v ngwaf-images-check >/dev/null 2>&1
 	log "$ref: runs as 65532, read-only root, HEALTHCHECK passes"
 }
 check_image "$agent_ref"

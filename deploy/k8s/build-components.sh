@@ -25,7 +25,9 @@ staging_version="v0.${K8S_VERSION#v1.}"
 
 log() { printf '%s build-components: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
-# build_set NAME DEST MODULE@VERSION REPLACES PACKAGE...
+# build_set NAME DEST MODULE@VERSION REPLACES PACKAGE[=BINARY]...
+# (=BINARY names a binary that go build would name after its package's
+# last element, such as .../server/v3.)
 build_set() {
 	local name=$1 dest=$2 req=$3 replaces=$4
 	shift 4
@@ -42,9 +44,18 @@ build_set() {
 		cd "$work"
 		printf 'module ngwaf-helloworld/build/%s\n\ngo 1.26.0\n\n%s\n' "$name" "$replaces" > go.mod
 		go get "$req"
-		for pkg in "$@"; do go get "$pkg@${req#*@}"; done
+		local pkgs=() named=() p
+		for p in "$@"; do
+			go get "${p%%=*}@${req#*@}"
+			if [[ $p == *=* ]]; then named+=("$p"); else pkgs+=("$p"); fi
+		done
 		mkdir -p out/bin
-		nice -n 10 go build -trimpath -ldflags='-s -w' -o out/bin/ "$@"
+		if [ ${#pkgs[@]} -gt 0 ]; then
+			nice -n 10 go build -trimpath -ldflags='-s -w' -o out/bin/ "${pkgs[@]}"
+		fi
+		for p in "${named[@]}"; do
+			nice -n 10 go build -trimpath -ldflags='-s -w' -o "out/bin/${p#*=}" "${p%%=*}"
+		done
 		touch out/.complete
 	)
 	mkdir -p "$(dirname "$dest")"
@@ -81,6 +92,6 @@ build_set kubernetes "$K8S_CACHE/k8s-$K8S_VERSION" "k8s.io/kubernetes@$K8S_VERSI
 	k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet \
 	k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kubectl
 build_set etcd "$K8S_CACHE/etcd-$ETCD_VERSION" "go.etcd.io/etcd/server/v3@$ETCD_VERSION" "$(etcd_replaces)" \
-	go.etcd.io/etcd/server/v3
+	go.etcd.io/etcd/server/v3=etcd
 build_set coredns "$K8S_CACHE/coredns-$COREDNS_VERSION" "github.com/coredns/coredns@$COREDNS_VERSION" "" \
 	github.com/coredns/coredns

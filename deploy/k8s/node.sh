@@ -59,16 +59,23 @@ start() {
 	echo $! >"$run/$name.pid"
 }
 
-# wait_for WHAT TRIES CMD...: CMD until it succeeds, 0.5 s apart.
-wait_for() {
-	local what=$1 tries=$2
-	shift 2
-	local i
+# try_for TRIES CMD...: CMD until it succeeds, 0.5 s apart; 1 if it never
+# does.
+try_for() {
+	local tries=$1 i
+	shift
 	for ((i = 0; i < tries; i++)); do
 		if "$@" >/dev/null 2>&1; then return 0; fi
 		sleep 0.5
 	done
-	fail "timed out waiting for $what"
+	return 1
+}
+
+# wait_for WHAT TRIES CMD...: try_for, or fail saying what never came.
+wait_for() {
+	local what=$1
+	shift
+	try_for "$@" || fail "timed out waiting for $what"
 }
 
 kubectl() { "$kbin/kubectl" "$@"; }
@@ -320,7 +327,7 @@ down() {
 		local c
 		for c in $(ctr tasks ls -q 2>/dev/null); do ctr tasks kill -s KILL "$c" >/dev/null 2>&1 || true; done
 		for c in $(ctr tasks ls -q 2>/dev/null); do
-			wait_for "task $c to exit" 40 sh -c "! command ctr --address '$containerd_sock' -n k8s.io tasks ls -q | grep -qx '$c'" || true
+			try_for 40 sh -c "! command ctr --address '$containerd_sock' -n k8s.io tasks ls -q | grep -qx '$c'" || true
 			ctr tasks delete -f "$c" >/dev/null 2>&1 || true
 		done
 		for c in $(ctr containers ls -q 2>/dev/null); do ctr containers delete "$c" >/dev/null 2>&1 || true; done
