@@ -93,8 +93,8 @@ const repo = "../.."
 
 // apply renders base plus components (repository paths under
 // deploy/kubernetes/components) and the test's own patches into namespace
-// ns, applies it and waits until every Deployment has rolled out.
-func (c *cluster) apply(t *testing.T, ns string, nodePort int, components []string, patches ...kustomize.Patch) *scenario {
+// ns (appDials: the agent address the variant gives the app), applies it and waits until every Deployment has rolled out.
+func (c *cluster) apply(t *testing.T, ns string, nodePort int, appDials string, components []string, patches ...kustomize.Patch) *scenario {
 	t.Helper()
 	c.kubectl(t, nil, "create", "namespace", ns)
 	s := &scenario{c: c, ns: ns, nodePort: nodePort}
@@ -118,11 +118,18 @@ spec:
       nodePort: %d
 `, nodePort)},
 		// The app logs every inspection decision (its flags come before the
-		// positional arguments).
-		kustomize.Patch{Kind: "Deployment", Name: "helloworld", Patch: `- op: add
-  path: /spec/template/spec/containers/0/args/0
-  value: -debug
-`})
+		// positional arguments, which are the variant's).
+		kustomize.Patch{Patch: fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: helloworld
+spec:
+  template:
+    spec:
+      containers:
+        - name: helloworld
+          args: ["-debug", "0.0.0.0:8000", %q]
+`, appDials)})
 	o.Patches = append(o.Patches, patches...)
 	dir := t.TempDir()
 	require.NoError(t, o.Write(dir))

@@ -9,9 +9,11 @@
 #                   Ready; prints the kubeconfig's path.
 #   node.sh down    stops every process it started (by PID), removes every
 #                   container, mount, iptables rule, bridge and file it made.
-# Everything binds to 127.0.0.1, except CoreDNS, on the pod bridge's gateway
-# (10.244.0.1), where the pods find it. The node's own IP is 127.0.0.1, so
-# the API server reaches the kubelet (logs, port-forward) on loopback.
+# Everything binds to 127.0.0.1, except the kubelet and CoreDNS: they bind
+# the pod bridge's gateway, 10.244.0.1, the node's IP (the kubelet refuses
+# a loopback node IP), on a bridge this script makes and removes. The API
+# server reaches the kubelet there (logs, port-forward); the pods find DNS
+# there. NodePorts are served on 127.0.0.1 only.
 # Everything comes from the Go module proxy and Debian packages: nothing is
 # pulled (the pause image is our own, built here). Needs root.
 set -euo pipefail
@@ -114,7 +116,8 @@ write_configs() {
 		  "cniVersion": "1.0.0",
 		  "name": "ngwaf",
 		  "plugins": [
-		    {"type": "bridge", "bridge": "$bridge", "isGateway": true, "ipMasq": true, "hairpinMode": true,
+		    {"type": "bridge", "bridge": "$bridge", "isGateway": true, "isDefaultGateway": true,
+		     "ipMasq": true, "hairpinMode": true,
 		     "ipam": {"type": "host-local", "ranges": [[{"subnet": "$pod_cidr", "gateway": "$gateway"}]],
 		              "dataDir": "$NODE_STATE/cni-ipam"}},
 		    {"type": "portmap", "capabilities": {"portMappings": true}},
@@ -145,7 +148,8 @@ write_configs() {
 	cat >"$NODE_STATE/kubelet.yaml" <<-Y
 		apiVersion: kubelet.config.k8s.io/v1beta1
 		kind: KubeletConfiguration
-		address: 127.0.0.1
+		# The node's IP: the kubelet refuses a loopback one.
+		address: $gateway
 		port: 10250
 		healthzBindAddress: 127.0.0.1
 		readOnlyPort: 0
@@ -216,7 +220,7 @@ pause_image() {
 	(cd "$here" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$ctx/pause" ./pause)
 	printf 'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\nLABEL org.ngwaf-helloworld.stand-in=true\n' >"$ctx/Containerfile"
 	podman build -q --pull=never -t "$pause_image" "$ctx" >/dev/null
-	podman save --format docker-archive -o "$ctx/pause.tar" "$pause_image"
+	podman save -q --format docker-archive -o "$ctx/pause.tar" "$pause_image"
 	ctr images import "$ctx/pause.tar" >/dev/null
 	rm -rf "$ctx"
 }
@@ -226,7 +230,7 @@ import_images() {
 	for ref in ghcr.io/seed-a2a44e50/ngwaf-helloworld:"$IMAGE_VERSION" ghcr.io/seed-a2a44e50/ngwaf-fakeagent:"$IMAGE_VERSION"; do
 		podman image exists "$ref" || fail "$ref is not in podman's storage: run deploy/images/build.sh first"
 		tar=$(mktemp)
-		podman save --format docker-archive -o "$tar" "$ref"
+		podman save -q --format docker-archive -o "$tar" "$ref"
 		ctr images import "$tar" >/dev/null
 		rm -f "$tar"
 	done
@@ -276,7 +280,7 @@ up() {
 	start kube-controller-manager "$kbin/kube-controller-manager" --kubeconfig "$KUBECONFIG" \
 		--bind-address 127.0.0.1 --secure-port 10257 \
 		--service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
-		--use-service-account-credentials=false --controllers '*,-nodeipam,-cloud-node-lifecycle' \
+		--use-service-account-credentials=false --controllers '*,-nodeipam' \
 		--cluster-cidr "$pod_cidr" --allocate-node-cidrs=false --leader-elect=false --profiling=false
 	start kube-scheduler "$kbin/kube-scheduler" --kubeconfig "$KUBECONFIG" \
 		--authentication-kubeconfig "$KUBECONFIG" --authorization-kubeconfig "$KUBECONFIG" \
@@ -286,7 +290,7 @@ up() {
 	import_images
 	log "kubelet"
 	start kubelet "$kbin/kubelet" --config "$NODE_STATE/kubelet.yaml" --kubeconfig "$KUBECONFIG" \
-		--root-dir "$NODE_STATE/kubelet" --hostname-override "$node_name" --node-ip 127.0.0.1
+		--root-dir "$NODE_STATE/kubelet" --hostname-override "$node_name" --node-ip "$gateway"
 	wait_for "node $node_name" 240 kubectl get node "$node_name"
 	log "kube-proxy, CoreDNS"
 	start kube-proxy "$kbin/kube-proxy" --config "$NODE_STATE/kube-proxy.yaml"

@@ -30,7 +30,7 @@ const (
 // example: the agent as a sidecar on the shared socket.
 func TestFakeAgentSidecar(t *testing.T) {
 	c := newCluster(t)
-	s := c.apply(t, "fake-agent", 30080, []string{"fake-agent"},
+	s := c.apply(t, "fake-agent", 30080, "/sigsci/tmp/sigsci.sock", []string{"fake-agent"},
 		agentEnv("helloworld", "containers", demoAgent))
 	pod := s.onePod(t, appSelector)
 
@@ -94,7 +94,7 @@ func TestFakeAgentSidecar(t *testing.T) {
 // localhost:9999 inside the pod.
 func TestFakeAgentTCP(t *testing.T) {
 	c := newCluster(t)
-	s := c.apply(t, "fake-agent-tcp", 30081, []string{"fake-agent", "tcp"},
+	s := c.apply(t, "fake-agent-tcp", 30081, "localhost:9999", []string{"fake-agent", "tcp"},
 		agentEnv("helloworld", "containers", demoAgent))
 	pod := s.onePod(t, appSelector)
 	t.Run("the pod turns Ready only after the agent's startup probe passes", func(t *testing.T) {
@@ -119,7 +119,7 @@ func TestFakeAgentTCP(t *testing.T) {
 // combination), plus the PodDisruptionBudgets and the NetworkPolicy.
 func TestFakeAgentService(t *testing.T) {
 	c := newCluster(t)
-	s := c.apply(t, "agent-service", 30082, []string{"fake-agent", "agent-service", "pdb", "pdb-agent-service", "network-policy"},
+	s := c.apply(t, "agent-service", 30082, "sigsci-agent:9999", []string{"fake-agent", "agent-service", "pdb", "pdb-agent-service", "network-policy"},
 		agentEnv("sigsci-agent", "containers", demoAgent))
 	agentSelector := "app.kubernetes.io/name=sigsci-agent"
 
@@ -201,7 +201,7 @@ func TestFakeAgentService(t *testing.T) {
 // container with restartPolicy Always.
 func TestNativeSidecar(t *testing.T) {
 	c := newCluster(t)
-	s := c.apply(t, "native-sidecar", 30083, []string{"fake-agent", "native-sidecar"},
+	s := c.apply(t, "native-sidecar", 30083, "/sigsci/tmp/sigsci.sock", []string{"fake-agent", "native-sidecar"},
 		agentEnv("helloworld", "initContainers", demoAgent))
 	pod := s.onePod(t, appSelector)
 
