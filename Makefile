@@ -49,6 +49,7 @@ test-compose: test-images
 ##           proxy, cached in /var/cache/ngwaf-helloworld) and the example's
 ##           overlays on it. deploy/k8s/run.sh.
 test-k8s: test-images
+	cd deploy && $(GO) vet -tags k8snode ./k8s/
 	deploy/k8s/run.sh
 
 # -count=1: e2e/, faults/ and bench/ build the binaries in a subprocess, so

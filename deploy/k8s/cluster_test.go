@@ -169,7 +169,7 @@ func agentEnv(deployment, list string, env map[string]string) kustomize.Patch {
 // demoAgent: the startup probe fails for a few seconds (so its order
 // against readiness shows in the events) and every RPC call is logged.
 var demoAgent = map[string]string{
-	"SIGSCI_FAKE_STARTUP_DELAY":    "5s",
+	"SIGSCI_FAKE_STARTUP_DELAY":   "5s",
 	"SIGSCI_DEBUG_LOG_WEB_INPUTS": "true",
 }
 
