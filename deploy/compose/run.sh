@@ -33,10 +33,17 @@ service_pid= health_pid=
 compose_files=()
 cleanup() {
 	local rc=$?
-	[ -n "$health_pid" ] && kill "$health_pid" 2>/dev/null && wait "$health_pid" 2>/dev/null
+	set +e
+	if [ -n "$health_pid" ]; then
+		kill "$health_pid" 2>/dev/null
+		wait "$health_pid" 2>/dev/null
+	fi
 	if [ -n "$service_pid" ]; then
-		[ ${#compose_files[@]} -gt 0 ] && dc down -v --timeout 20 >/dev/null 2>&1
-		kill "$service_pid" 2>/dev/null && wait "$service_pid" 2>/dev/null
+		if [ ${#compose_files[@]} -gt 0 ]; then
+			dc down -v --timeout 20 >/dev/null 2>&1
+		fi
+		kill "$service_pid" 2>/dev/null
+		wait "$service_pid" 2>/dev/null
 	fi
 	rm -rf "$work"
 	exit "$rc"
