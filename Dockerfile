@@ -20,12 +20,11 @@ ARG VERSION=dev
 # downloaded; the version comes from VERSION, not from VCS metadata.
 ENV CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
 WORKDIR /src
-COPY go.mod go.sum ./
-# module/ is a Go module of its own, which the root module replaces with
-# the local folder.
-COPY module/go.mod module/go.sum ./module/
-RUN --mount=type=cache,target=/go/pkg/mod go mod download
+# The whole source before the download: the main module's go.mod replaces
+# nested modules (./module) with their directories, which go mod download
+# must find.
 COPY . .
+RUN --mount=type=cache,target=/go/pkg/mod go mod download
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     GOOS=$TARGETOS GOARCH=$TARGETARCH \
@@ -43,7 +42,7 @@ COPY --from=build /out/bin/helloworld /usr/local/bin/helloworld
 USER 65532:65532
 EXPOSE 8000
 # GET http://localhost:8000/healthz; exits 0 iff it answers 200.
-HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --start-interval=1s --retries=3 \
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["helloworld", "probe"]
 ENTRYPOINT ["helloworld"]
 # Every interface of the container: localhost would be unreachable from
@@ -61,6 +60,6 @@ USER 65532:65532
 VOLUME ["/sigsci/tmp"]
 # Dials the agent's RPC address (SIGSCI_RPC_ADDRESS, default
 # /sigsci/tmp/sigsci.sock) and calls ModuleInit; exits 0 iff it answers.
-HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --start-interval=1s --retries=3 \
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["fakeagent", "probe"]
 ENTRYPOINT ["fakeagent"]

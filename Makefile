@@ -17,15 +17,40 @@ VULNDB_VERSION := v0.0.0-20261105234957-e22db6528018
 VULNDB         := $(BIN)/vulndb-$(VULNDB_VERSION)
 FUZZTIME       ?= 20000x
 
-.PHONY: all build test test-unit test-soak soak test-deploy test-bench test-examples test-browser setup-browser bench loadtest fuzz lint vulncheck demo generate clean
+.PHONY: all build setup test-images test-compose test-k8s test test-unit test-soak soak test-deploy test-bench test-examples test-browser bench loadtest fuzz lint vulncheck demo generate clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
-## test: everything CI runs (the README's test command).
-test: test-unit test-soak test-deploy test-bench test-examples test-browser lint vulncheck fuzz
+## test: everything CI runs (the README's test command). setup first: the
+## one step that installs system packages.
+test: setup test-unit test-soak test-deploy test-bench test-examples test-browser lint vulncheck fuzz test-images test-compose test-k8s
+
+## setup: the Debian packages and podman settings the deployment tests use
+##        (bubblewrap, podman, debootstrap, containerd, runc, CNI plugins,
+##        iptables); idempotent, needs root. deploy/setup.sh.
+setup:
+	deploy/setup.sh
+
+## test-images: both images from the Dockerfile with podman, on local
+##              stand-ins for the base images; checks user, read-only root
+##              and HEALTHCHECKs. deploy/images/build.sh.
+test-images: setup
+	deploy/images/build.sh
+
+## test-compose: docker-compose.yml (and the TCP override) with docker
+##               compose v2 against podman's Docker API. deploy/compose/run.sh.
+test-compose: test-images
+	deploy/compose/run.sh
+
+## test-k8s: a real single-node Kubernetes (components built from the module
+##           proxy, cached in /var/cache/ngwaf-helloworld) and the example's
+##           overlays on it. deploy/k8s/run.sh.
+test-k8s: test-images
+	cd deploy && $(GO) vet -tags k8snode ./k8s/
+	deploy/k8s/run.sh
 
 # -count=1: e2e/, faults/ and bench/ build the binaries in a subprocess, so
 # go test's cache can't see that their sources changed.
@@ -49,22 +74,15 @@ soak:
 test-bench:
 	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./... && $(GO) test -run '^$$' -bench . -benchtime 1x ./...
 
-test-deploy:
+test-deploy: setup
 	cd deploy && $(GO) vet ./... && $(GO) test ./...
 
 ## test-examples: the gin, echo and chi servers (examples/, a nested module) against the fake agent.
 test-examples:
 	cd examples && $(GO) vet ./... && $(GO) test -race -count=1 ./...
-## setup-browser: Debian's chromium for the browser test, installed once
-##                (apt-get; no browser is ever downloaded otherwise).
-setup-browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
-	@chromium --version 2>/dev/null | head -1
-
 ## test-browser: the dashboard in headless Chromium (e2e/browser, a nested
 ##               module); screenshots go to bin/dashboard-*.png.
-test-browser: setup-browser
+test-browser: setup
 	cd e2e/browser && $(GO) vet ./... && $(GO) test -count=1 -v ./...
 	cd e2e/browser && GOBIN=$(BIN) $(GO) install $(STATICCHECK) && $(BIN)/staticcheck ./...
 

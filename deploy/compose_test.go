@@ -116,6 +116,10 @@ func TestCompose(t *testing.T) {
 					require.NotEmpty(t, test)
 					assert.Equal(t, "CMD", test[0], "service %q: CMD-SHELL needs a shell, which the image lacks", s.Name)
 					assert.Equal(t, []string{bin, "probe"}, test[1:], "service %q", s.Name)
+					// Docker engines before 25 and podman's Docker API (1.41)
+					// reject start_interval: docker compose refuses to create
+					// the container.
+					assert.Nil(t, s.HealthCheck.StartInterval, "service %q: start_interval needs Docker Engine 25+", s.Name)
 				}
 			})
 

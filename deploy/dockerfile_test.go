@@ -212,6 +212,9 @@ func TestDockerfile(t *testing.T) {
 				require.Len(t, test, 3)
 				assert.Equal(t, target.binary, filepath.Base(test[1]))
 				assert.Equal(t, "probe", test[2])
+				// buildah (podman build) and Docker engines before 25 do not
+				// know --start-interval and refuse the Dockerfile.
+				assert.Zero(t, hcs[len(hcs)-1].Health.StartInterval, "HEALTHCHECK --start-interval breaks older builders")
 			})
 
 			if target.volume == "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -38,9 +39,13 @@ const (
 // layout says where the agent runs.
 type layout int
 
+// inAppPod: the agent shares the app's pod (and its network namespace).
+func (l layout) inAppPod() bool { return l != agentService }
+
 const (
-	sidecar      layout = iota // in the app's pod
-	agentService               // in its own Deployment behind a Service
+	sidecar       layout = iota // in the app's pod
+	agentService                // in its own Deployment behind a Service
+	nativeSidecar               // in the app's pod, an init container with restartPolicy Always
 )
 
 // variant is one rendering of the example and what it must be.
@@ -66,6 +71,11 @@ var variants = []variant{
 	{name: "fake-agent with tcp", components: []string{"fake-agent", "tcp"}, layout: sidecar, agentImage: fakeAgent, agentTag: "dev", agentPull: corev1.PullIfNotPresent, appDials: "localhost:9999", fakeSecret: true},
 	{name: "fake-agent with agent-service", components: []string{"fake-agent", "agent-service"}, layout: agentService, agentImage: fakeAgent, agentTag: "dev", agentPull: corev1.PullIfNotPresent, appDials: "sigsci-agent:9999", fakeSecret: true},
 	{name: "pinned-agent with agent-service", components: []string{"pinned-agent", "agent-service"}, layout: agentService, agentImage: officialAgent, agentTag: "version", agentPull: corev1.PullIfNotPresent, appDials: "sigsci-agent:9999"},
+	{name: "native-sidecar", components: []string{"native-sidecar"}, layout: nativeSidecar, agentImage: officialAgent, agentTag: "latest", agentPull: corev1.PullAlways, appDials: defaultSocket},
+	{name: "fake-agent with native-sidecar", components: []string{"fake-agent", "native-sidecar"}, layout: nativeSidecar, agentImage: fakeAgent, agentTag: "dev", agentPull: corev1.PullIfNotPresent, appDials: defaultSocket, fakeSecret: true},
+	{name: "fake-agent with tcp and native-sidecar", components: []string{"fake-agent", "tcp", "native-sidecar"}, layout: nativeSidecar, agentImage: fakeAgent, agentTag: "dev", agentPull: corev1.PullIfNotPresent, appDials: "localhost:9999", fakeSecret: true},
+	{name: "fake-agent with pdb", components: []string{"fake-agent", "pdb"}, layout: sidecar, agentImage: fakeAgent, agentTag: "dev", agentPull: corev1.PullIfNotPresent, appDials: defaultSocket, fakeSecret: true},
+	{name: "fake-agent with agent-service, its pdbs and network-policy", components: []string{"fake-agent", "agent-service", "pdb", "pdb-agent-service", "network-policy"}, layout: agentService, agentImage: fakeAgent, agentTag: "dev", agentPull: corev1.PullIfNotPresent, appDials: "sigsci-agent:9999", fakeSecret: true},
 }
 
 // pods locates the app and the agent in a rendered variant.
@@ -132,6 +142,14 @@ func checkPods(t *testing.T, d variant, p pods) {
 		case sidecar:
 			assert.ElementsMatch(t, []string{appName, agentName}, containerNames(p.appDeploy), "the app's pod holds the app and the agent sidecar")
 			assert.Len(t, p.m.deployments, 1)
+		case nativeSidecar:
+			assert.Equal(t, []string{appName}, containerNames(p.appDeploy), "the app is the pod's only regular container")
+			init := p.appDeploy.Spec.Template.Spec.InitContainers
+			require.Len(t, init, 1, "the agent is the pod's only init container")
+			assert.Equal(t, agentName, init[0].Name)
+			require.NotNil(t, init[0].RestartPolicy, "a native sidecar has restartPolicy Always")
+			assert.Equal(t, corev1.ContainerRestartPolicyAlways, *init[0].RestartPolicy)
+			assert.Len(t, p.m.deployments, 1)
 		case agentService:
 			assert.Equal(t, []string{appName}, containerNames(p.appDeploy), "the app's pod holds no sidecar")
 			assert.Equal(t, []string{agentName}, containerNames(p.agentDeploy), "the agent's pod holds only the agent")
@@ -162,8 +180,8 @@ func checkPods(t *testing.T, d variant, p pods) {
 		switch {
 		case strings.Contains(dial, "/"):
 			assert.Equal(t, dial, listen, "the agent's socket path")
-			assert.Equal(t, sidecar, d.layout, "a socket is only reachable within the pod")
-		case d.layout == sidecar:
+			assert.True(t, d.layout.inAppPod(), "a socket is only reachable within the pod")
+		case d.layout.inAppPod():
 			host, port := splitHostPort(t, dial)
 			lhost, lport := splitHostPort(t, listen)
 			assert.Equal(t, port, lport)
@@ -253,7 +271,11 @@ func checkPods(t *testing.T, d variant, p pods) {
 		}
 	})
 
-	t.Run("the agent waits 30 s in preStop before it is stopped", func(t *testing.T) {
+	t.Run("the agent waits 30 s in preStop before it is stopped, unless it is a native sidecar", func(t *testing.T) {
+		if d.layout == nativeSidecar {
+			assert.Nil(t, p.agent.Lifecycle, "a native sidecar is stopped after the app: no preStop delay")
+			return
+		}
 		require.NotNil(t, p.agent.Lifecycle, "the agent has no lifecycle hooks")
 		got, ok := preStopSleep(p.agent.Lifecycle.PreStop)
 		require.True(t, ok, "the agent's preStop must be `sleep 30` (exec) or a sleep action, got %+v", p.agent.Lifecycle.PreStop)
@@ -291,7 +313,7 @@ func checkPods(t *testing.T, d variant, p pods) {
 			grace := dep.Spec.Template.Spec.TerminationGracePeriodSeconds
 			require.NotNil(t, grace, "Deployment %q: set terminationGracePeriodSeconds (the default 30 s is used up by the preStop alone)", dep.Name)
 			var longest time.Duration
-			for _, c := range dep.Spec.Template.Spec.Containers {
+			for _, c := range slices.Concat(dep.Spec.Template.Spec.Containers, dep.Spec.Template.Spec.InitContainers) {
 				if c.Lifecycle != nil {
 					if d, ok := preStopSleep(c.Lifecycle.PreStop); ok && d > longest {
 						longest = d
@@ -362,6 +384,57 @@ func checkPods(t *testing.T, d variant, p pods) {
 		assert.Equal(t, d.agentPull, p.agent.ImagePullPolicy)
 	})
 
+	t.Run("every PodDisruptionBudget selects exactly one Deployment's pods and allows a disruption", func(t *testing.T) {
+		if slices.Contains(d.components, "pdb") {
+			require.Contains(t, p.m.pdbs, appName, "the pdb component's budget")
+		}
+		if slices.Contains(d.components, "pdb-agent-service") {
+			require.Contains(t, p.m.pdbs, agentName, "the pdb-agent-service component's budget")
+		}
+		for name, pdb := range p.m.pdbs {
+			sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
+			require.NoError(t, err, name)
+			var selected []string
+			for dn, dep := range p.m.deployments {
+				if sel.Matches(labels.Set(dep.Spec.Template.Labels)) {
+					selected = append(selected, dn)
+				}
+			}
+			assert.Equal(t, []string{name}, selected, "PodDisruptionBudget %q selects the Deployment of its name", name)
+			if pdb.Spec.MinAvailable != nil {
+				dep := p.m.deployments[name]
+				require.NotNil(t, dep)
+				assert.Equal(t, agentName, name, "minAvailable only where an autoscaler keeps two or more pods")
+				require.NotNil(t, p.m.hpas[name], "minAvailable %s needs an autoscaler with minReplicas above it", pdb.Spec.MinAvailable)
+				assert.Greater(t, *p.m.hpas[name].Spec.MinReplicas, pdb.Spec.MinAvailable.IntVal, "a drain must be able to evict one agent")
+			}
+		}
+	})
+
+	t.Run("a NetworkPolicy admits only the app's pods to the agent's RPC port", func(t *testing.T) {
+		if slices.Contains(d.components, "network-policy") {
+			require.Contains(t, p.m.policies, agentName, "the network-policy component's policy")
+		}
+		for name, np := range p.m.policies {
+			require.Equal(t, agentService, d.layout, "NetworkPolicy %q: only agent-service has a network hop to police", name)
+			sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
+			require.NoError(t, err)
+			assert.True(t, sel.Matches(labels.Set(p.agentDeploy.Spec.Template.Labels)), "the policy applies to the agent's pods")
+			assert.False(t, sel.Matches(labels.Set(p.appDeploy.Spec.Template.Labels)), "and not to the app's")
+			assert.Equal(t, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}, np.Spec.PolicyTypes)
+			require.Len(t, np.Spec.Ingress, 1)
+			rule := np.Spec.Ingress[0]
+			require.Len(t, rule.From, 1)
+			from, err := metav1.LabelSelectorAsSelector(rule.From[0].PodSelector)
+			require.NoError(t, err)
+			assert.True(t, from.Matches(labels.Set(p.appDeploy.Spec.Template.Labels)), "the app's pods may connect")
+			assert.False(t, from.Matches(labels.Set(p.agentDeploy.Spec.Template.Labels)), "nothing else may")
+			require.Len(t, rule.Ports, 1)
+			_, port := splitHostPort(t, d.appDials)
+			assert.Equal(t, port, resolvePort(t, p.agent, *rule.Ports[0].Port), "the port the app dials")
+		}
+	})
+
 	if d.layout == agentService {
 		t.Run("the agent's Service keeps each client on one agent (ClientIP affinity)", func(t *testing.T) {
 			host, _ := splitHostPort(t, d.appDials)
@@ -395,9 +468,17 @@ func checkPods(t *testing.T, d variant, p pods) {
 
 // Helpers over the API types.
 
+// container finds a container of d's pod by name, among its containers or
+// its init containers (where a native sidecar runs).
 func container(d *appsv1.Deployment, name string) *corev1.Container {
-	for i := range d.Spec.Template.Spec.Containers {
-		if c := &d.Spec.Template.Spec.Containers[i]; c.Name == name {
+	spec := &d.Spec.Template.Spec
+	for i := range spec.Containers {
+		if c := &spec.Containers[i]; c.Name == name {
+			return c
+		}
+	}
+	for i := range spec.InitContainers {
+		if c := &spec.InitContainers[i]; c.Name == name {
 			return c
 		}
 	}

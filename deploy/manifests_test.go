@@ -9,15 +9,16 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
+	"github.com/seed-a2a44e50/ngwaf-helloworld/deploy/internal/kustomize"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	k8sjson "sigs.k8s.io/json"
@@ -30,26 +31,18 @@ type manifests struct {
 	services    map[string]*corev1.Service
 	secrets     map[string]*corev1.Secret
 	hpas        map[string]*autoscalingv2.HorizontalPodAutoscaler
+	pdbs        map[string]*policyv1.PodDisruptionBudget
+	policies    map[string]*networkingv1.NetworkPolicy
 }
 
-// render builds the kustomization in dir with `kubectl kustomize` and decodes
-// its output strictly. It skips the test when kubectl is not installed.
+// render builds the kustomization in dir with kustomize's Go API (what
+// `kubectl kustomize` runs) and decodes its output strictly.
 func render(t *testing.T, dir string) manifests {
 	t.Helper()
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		t.Skip("kubectl is not on PATH, so the kustomizations cannot be rendered; install kubectl (it bundles kustomize) to run this test")
-	}
-	// kubectl, not this process, reads the manifests: declare them as the
-	// test's inputs, or `go test` would serve a cached pass after they change.
-	readTree(t, "kubernetes", nil)
-	var stderr bytes.Buffer
-	cmd := exec.Command(kubectl, "kustomize", dir)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	require.NoErrorf(t, err, "kubectl kustomize %s: %s", dir, stderr.String())
+	out, err := kustomize.Render(dir)
+	require.NoError(t, err)
 	m, err := decodeManifests(out)
-	require.NoErrorf(t, err, "decoding the output of kubectl kustomize %s", dir)
+	require.NoErrorf(t, err, "decoding the objects of %s", dir)
 	return m
 }
 
@@ -77,19 +70,12 @@ func readTree(t *testing.T, root string, skip func(path string) bool) {
 // throw-away kustomization, the way a user combines them in an overlay.
 func renderComponents(t *testing.T, components ...string) manifests {
 	t.Helper()
-	root, err := filepath.Abs(filepath.Join("kubernetes"))
-	require.NoError(t, err)
-	dir := t.TempDir()
-	// kustomize takes only relative paths to other kustomizations.
-	rel, err := filepath.Rel(dir, root)
-	require.NoError(t, err)
-	var b strings.Builder
-	b.WriteString("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n")
-	fmt.Fprintf(&b, "resources:\n  - %s\ncomponents:\n", filepath.ToSlash(filepath.Join(rel, "base")))
+	o := kustomize.Overlay{Resources: []string{filepath.Join("kubernetes", "base")}}
 	for _, c := range components {
-		fmt.Fprintf(&b, "  - %s\n", filepath.ToSlash(filepath.Join(rel, "components", c)))
+		o.Components = append(o.Components, filepath.Join("kubernetes", "components", c))
 	}
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(b.String()), 0o644))
+	dir := t.TempDir()
+	require.NoError(t, o.Write(dir))
 	return render(t, dir)
 }
 
@@ -104,6 +90,8 @@ func decodeManifests(stream []byte) (manifests, error) {
 		services:    map[string]*corev1.Service{},
 		secrets:     map[string]*corev1.Secret{},
 		hpas:        map[string]*autoscalingv2.HorizontalPodAutoscaler{},
+		pdbs:        map[string]*policyv1.PodDisruptionBudget{},
+		policies:    map[string]*networkingv1.NetworkPolicy{},
 	}
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(stream)))
 	for i := 0; ; i++ {
@@ -144,6 +132,14 @@ func decodeManifests(stream []byte) (manifests, error) {
 			var o autoscalingv2.HorizontalPodAutoscaler
 			err, name = decodeStrict(js, &o), o.Name
 			m.hpas[o.Name] = &o
+		case policyv1.SchemeGroupVersion.WithKind("PodDisruptionBudget"):
+			var o policyv1.PodDisruptionBudget
+			err, name = decodeStrict(js, &o), o.Name
+			m.pdbs[o.Name] = &o
+		case networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy"):
+			var o networkingv1.NetworkPolicy
+			err, name = decodeStrict(js, &o), o.Name
+			m.policies[o.Name] = &o
 		default:
 			return m, fmt.Errorf("document %d: unexpected kind %s", i, gvk)
 		}

@@ -20,7 +20,7 @@
 # picked at random when unset), GO (the go command, default go), PODEMU_BIN
 # (a directory with already built helloworld and fakeagent: no build).
 # Exit status: 0 passed; 1 failed; 3 the binaries did not build; 77 skipped:
-# bubblewrap is missing and cannot be installed, or cannot sandbox here.
+# bubblewrap is missing (make setup installs it), or cannot sandbox here.
 set -euo pipefail
 
 readonly SKIP=77 BUILD_FAILED=3
@@ -31,16 +31,10 @@ say() { printf 'podemu: %s\n' "$*"; }
 skip() { say "SKIP: $*"; exit "$SKIP"; }
 
 # --- bubblewrap ---------------------------------------------------------------
+# System packages come from the one set-up step (make setup), never from
+# here.
 if ! command -v bwrap >/dev/null; then
-	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-		say "installing bubblewrap (apt-get install bubblewrap)"
-		if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; } >/tmp/podemu-apt.log 2>&1; then
-			tail -n 5 /tmp/podemu-apt.log >&2 || true
-			skip "bubblewrap (bwrap) is not installed and apt-get could not install it; install the bubblewrap package to run the pod emulation"
-		fi
-	else
-		skip "bubblewrap (bwrap) is not installed, and installing it needs root and apt-get; install the bubblewrap package to run the pod emulation"
-	fi
+	skip "bubblewrap (bwrap) is not installed: run make setup (deploy/setup.sh) or install the bubblewrap package"
 fi
 if ! err=$(bwrap --ro-bind / / --unshare-user --unshare-pid --dev /dev --proc /proc true 2>&1); then
 	skip "bwrap cannot create a sandbox here (user or PID namespaces unavailable?): $err"
