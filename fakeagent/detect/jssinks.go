@@ -12,11 +12,8 @@ var jsSinks = []string{"document.cookie", "document.domain", "document.write", "
 	"document.body", "document.createelement", "document.forms", "document.referrer", "window.location",
 	"window.open(", "window.name", "top.location", "parent.location", "opener.location", "location.href=",
 	"location.replace(", "location.assign(", ".innerhtml", ".outerhtml", ".insertadjacenthtml",
-	"string.fromcharcode", ".constructor(", "newfunction(", "settimeout(", "setinterval(", "alert(",
-	"prompt(", "confirm(", "eval(", "atob(", "btoa(", "fetch(", "xmlhttprequest", "alert`", "prompt`",
-	"confirm`", "eval`", ".call`", ".apply`", ".bind`", "reflect.apply", "reflect.construct",
-	"navigation.navigate", "-moz-binding", "expression(", "importscripts(", "postmessage(",
-	"localstorage.", "sessionstorage.", "document[", "window[", "self[", "top[", "parent[",
+	"string.fromcharcode", ".constructor(", "newfunction(", "xmlhttprequest", ".call`", ".apply`", ".bind`", "reflect.apply", "reflect.construct",
+	"navigation.navigate", "-moz-binding", "localstorage.", "sessionstorage.", "document[", "window[", "self[", "top[", "parent[",
 	"globalthis[", "frames[", "content[", "${alert", "${eval", "${prompt", "${confirm"}
 
 // xssTags are elements that run or load script, or change where the page
@@ -69,12 +66,18 @@ func isScriptInjection(lv string, c charClass) bool {
 	if c.any(ccColon) && scriptScheme(lv) {
 		return true
 	}
-	// Every sink is a call (it holds '(' or '`') or names one of the
-	// objects below: values with neither skip the list.
-	calls := c.any(ccParen) || strings.IndexByte(lv, '`') >= 0
-	if !calls && strings.IndexByte(lv, '[') < 0 && !strings.Contains(lv, "document") && !strings.Contains(lv, "window") &&
-		!strings.Contains(lv, "location") && !strings.Contains(lv, "storage") && !strings.Contains(lv, "html") &&
-		!strings.Contains(lv, "moz") && !strings.Contains(lv, "xmlhttp") && !strings.Contains(lv, "${") {
+	if (c.any(ccParen) || strings.IndexByte(lv, '`') >= 0) && jsCall(lv) {
+		return true
+	}
+	// The other sinks name one of these objects: values with none skip
+	// the list.
+	if !strings.Contains(lv, "document") && !strings.Contains(lv, "window") && !strings.Contains(lv, "location") &&
+		!strings.Contains(lv, "storage") && !strings.Contains(lv, "html") && !strings.Contains(lv, "moz") &&
+		!strings.Contains(lv, "xmlhttp") && !strings.Contains(lv, "${") && !strings.Contains(lv, "reflect") &&
+		!strings.Contains(lv, "navigation") && !strings.Contains(lv, "self[") && !strings.Contains(lv, "top[") &&
+		!strings.Contains(lv, "parent[") && !strings.Contains(lv, "frames[") && !strings.Contains(lv, "globalthis") &&
+		!strings.Contains(lv, "content[") && !strings.Contains(lv, "constructor") && !strings.Contains(lv, "fromcharcode") &&
+		!strings.Contains(lv, ".call") && !strings.Contains(lv, "function") && !strings.Contains(lv, ".apply") && !strings.Contains(lv, ".bind") {
 		return false
 	}
 	js := jsForm(lv)
@@ -93,6 +96,33 @@ func isScriptInjection(lv string, c charClass) bool {
 			continue // "myalert(" is not alert(
 		}
 		return true
+	}
+	return false
+}
+
+// jsCallSinks are the global functions an injected script calls.
+var jsCallSinks = setOf("alert", "prompt", "confirm", "eval", "atob", "btoa", "fetch", "settimeout",
+	"setinterval", "importscripts", "postmessage", "expression")
+
+// jsCall finds a call of a jsCallSinks function, by '(' or a tagged
+// template ('`'), spaces and comments allowed before it; a method of
+// something else ("x.alert(") counts, a longer name ("myalert(") does not.
+func jsCall(lv string) bool {
+	for i := 0; i < len(lv); i++ {
+		if lv[i] != '(' && lv[i] != '`' {
+			continue
+		}
+		end := i
+		for end > 0 && (lv[end-1] == ' ' || lv[end-1] == '\t' || lv[end-1] == '\n' || lv[end-1] == '/' || lv[end-1] == '*') {
+			end--
+		}
+		start := end
+		for start > 0 && isWordByte(lv[start-1]) {
+			start--
+		}
+		if start < end && jsCallSinks[lv[start:end]] {
+			return true
+		}
 	}
 	return false
 }
