@@ -193,13 +193,8 @@ func windowsStatement(stmt string) bool {
 		end := strings.IndexByte(after, ')')
 		return end > 0 && strings.HasPrefix(strings.TrimLeft(after[end+1:], " "), "do")
 	case strings.HasPrefix(stmt, "if "):
-		rest := stmt[3:]
-		if strings.HasPrefix(rest, "/i ") {
-			rest = rest[3:]
-		}
-		if strings.HasPrefix(rest, "not ") {
-			rest = rest[4:]
-		}
+		rest := strings.TrimPrefix(stmt[3:], "/i ")
+		rest = strings.TrimPrefix(rest, "not ")
 		word, after, _ := strings.Cut(rest, " ")
 		if windowsConditions[word] {
 			_, cmd, ok := strings.Cut(strings.TrimLeft(after, " "), " ")
