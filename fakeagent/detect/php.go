@@ -258,6 +258,9 @@ func phpCalls(s string) bool {
 		if end > 0 && (s[end-1] == '\'' || s[end-1] == '"' || s[end-1] == ')') {
 			quoted = true
 			end--
+			if s[end] == ')' && end > 0 && (s[end-1] == '\'' || s[end-1] == '"') {
+				end-- // ("system")(...)
+			}
 		}
 		start := end
 		for start > 0 && isWordByte(s[start-1]) {
