@@ -47,6 +47,8 @@ func TestSQLI(t *testing.T) {
 		{"a NoSQL operator in a parameter name", get("/login?user%5B$ne%5D=x")},
 		{"a NoSQL operator as a JSON key", post("/login", "application/json", `{"user":{"$where":"1"}}`)},
 		{"a PostgreSQL cast", get("/p?id=password::int")},
+		{"a quote breaking out into a statement", post("/c", "application/x-www-form-urlencoded", "q=%27select+password+from+users")},
+		{"a cast of a quoted JSON value", get("/p?id=%27%5B1%5D%27::json")},
 	}, []signalCase{
 		{"a name with an apostrophe", get("/search?q=O%27Brien")},
 		{"quotes in a sentence", get("/search?q=it%27s+%22fine%22")},
@@ -58,6 +60,7 @@ func TestSQLI(t *testing.T) {
 		{"a search for a SQL statement", get("/search?q=select+*+from+users")},
 		{"order by in prose", get("/search?q=sort+in+order+by+price")},
 		{"a JSON schema key", post("/c", "application/json", `{"$schema":"x"}`)},
+		{"a quoted keyword in prose", get("/search?q=%27select%27+means+choose")},
 	})
 }
 
@@ -168,6 +171,9 @@ func TestCODEINJECTION(t *testing.T) {
 		{"a php.ini directive", get("/p?x=allow_url_include%3D1")},
 		{"a PHP file name in an upload header", get("/upload").with("X-Filename", "shell.php5")},
 		{"a zip wrapper", get("/p?f=zip://upload.jpg%23x.php")},
+		{"a tab before the parenthesis", get("/p?x=exec%09(%27id%27)")},
+		{"a comment before the parenthesis", get("/p?x=system/**/(%27id%27)")},
+		{"a function glued to a longer word", get("/p?x=FOOgzdecode()")},
 	}, []signalCase{
 		{"system followed by a space", get("/?x=system+requirements+(minimum)")},
 		{"a word ending in a PHP function name", get("/?x=ecosystem(s)")},
@@ -176,6 +182,7 @@ func TestCODEINJECTION(t *testing.T) {
 		{"binary file contents", multipartRequest("upload", "a.png", "\x89PNG\r\n\x1a\neval(x)")},
 		{"a price with a dollar sign", get("/search?q=%245+(tax+incl.)")},
 		{"a PHP file in the URL path", get("/index.php?page=2")},
+		{"a word and a parenthesis in prose", get("/search?q=system+(of+units)")},
 	})
 }
 
