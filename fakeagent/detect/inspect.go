@@ -108,7 +108,7 @@ func (in *inspector) attacks(v, lv string, c charClass, loc location) {
 		if !in.sig.has(sigSQLI) && (strings.IndexByte(lv, '_') >= 0 || strings.IndexByte(lv, '.') >= 0 || strings.HasSuffix(lv, "db") || strings.IndexByte(lv, '$') >= 0) && sqlKeywords(lv) {
 			in.sig.add(sigSQLI)
 		}
-		if !in.sig.has(sigXSS) && strings.IndexByte(lv, '.') >= 0 && isScriptInjection(lv, c) {
+		if !in.sig.has(sigXSS) && (strings.IndexByte(lv, '.') >= 0 || strings.Contains(lv, "+ad")) && isScriptInjection(lv, c) {
 			in.sig.add(sigXSS)
 		}
 		return

@@ -57,6 +57,15 @@ func isScriptInjection(lv string, c charClass) bool {
 	if strings.Contains(lv, "+adw-") || strings.Contains(lv, "+ad4-") {
 		return true // UTF-7 '<' and '>'
 	}
+	if strings.IndexByte(lv, '<') >= 0 && spacedTag(lv) {
+		return true
+	}
+	if strings.Contains(lv, "url(") && (strings.Contains(lv, "url(javascript") || strings.Contains(lv, "url(vbscript")) {
+		return true
+	}
+	if c.any(ccSpace|ccQuote|ccSlash) && scriptAttr(lv) {
+		return true
+	}
 	if c.any(ccSpace|ccQuote|ccSlash) && eventHandlerAttr(lv) {
 		return true
 	}
@@ -186,6 +195,64 @@ func scriptScheme(lv string) bool {
 				k++
 			}
 			if k == 0 || k < len(rest) && rest[k] != ' ' && rest[k] != ',' {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// spacedTags are the elements whose names browsers of old read with
+// spaces between the letters ("<f o r m"), or that some filters let pass
+// spelled that way.
+var spacedTags = setOf("form", "script", "iframe", "frame", "object", "embed", "svg", "img",
+	"image", "input", "button", "dialog", "details", "style", "video", "audio", "body", "link",
+	"meta", "base", "math", "marquee", "applet", "textarea", "select", "isindex")
+
+// spacedTag finds '<' followed by an element name spelled one letter at a
+// time with whitespace between ("<f o r m").
+func spacedTag(lv string) bool {
+	for i := strings.IndexByte(lv, '<'); i >= 0 && i < len(lv); {
+		var name [16]byte
+		n, j := 0, i+1
+		for j < len(lv) && n < len(name) && 'a' <= lv[j] && lv[j] <= 'z' && (j+1 == len(lv) || !isLetter(lv[j+1])) {
+			name[n] = lv[j]
+			n++
+			j++
+			for j < len(lv) && (lv[j] == ' ' || lv[j] == '\t' || lv[j] == '\n') {
+				j++
+			}
+		}
+		if n >= 3 && spacedTags[string(name[:n])] {
+			return true
+		}
+		k := strings.IndexByte(lv[i+1:], '<')
+		if k < 0 {
+			return false
+		}
+		i += k + 1
+	}
+	return false
+}
+
+// scriptAttrs are attributes that load or run script without an event
+// handler, injected after a break-out (a quote, a space or a slash).
+var scriptAttrs = []string{"formaction", "srcdoc", "xlink:href", "xmlns:xlink", "xmlns:xi"}
+
+func scriptAttr(lv string) bool {
+	for _, a := range scriptAttrs {
+		for i := 0; ; {
+			j := strings.Index(lv[i:], a)
+			if j < 0 {
+				break
+			}
+			j += i
+			i = j + len(a)
+			if j > 0 && strings.IndexByte(" \t\n\"'/`", lv[j-1]) < 0 {
+				continue
+			}
+			rest := strings.TrimLeft(lv[i:], " \t\n")
+			if strings.HasPrefix(rest, "=") {
 				return true
 			}
 		}

@@ -79,6 +79,10 @@ func TestXSS(t *testing.T) {
 		{"a JS sink", post("/c", "application/x-www-form-urlencoded", "a=document.cookie")},
 		{"a tagged template call", get("/p?q=%5B%5D.sort.call%60$%7Balert%7D1%60")},
 		{"HTML entities without semicolons", get("/p?q=%26lt%3Bscript%26gt%3Balert(1)")},
+		{"a tag name spelled with spaces", get("/p?q=%3Cf+o+r+m+action%3Dx")},
+		{"a script URL in CSS", get("/p?q=style%3Dx:url(javascript:alert(1))")},
+		{"a formaction attribute after a quote", get("/p?q=%27+formaction%3D//evil.example")},
+		{"UTF-7 markup", get("/p?q=%2BADw-script%2BAD4-")},
 	}, []signalCase{
 		{"a less-than sign in text", get("/search?q=a+%3C+b+and+c+%3E+d")},
 		{"a heart", get("/search?q=%3C3+you")},
@@ -88,6 +92,7 @@ func TestXSS(t *testing.T) {
 		{"an https URL", get("/go?next=https://example.com/a?b=c")},
 		{"a parameter named like a handler", get("/p?online=yes")},
 		{"a phone number in parentheses", get("/p?phone=%2B1+(555)+123")},
+		{"a comparison in prose", get("/search?q=a+%3C+b+or+c")},
 	})
 }
 
