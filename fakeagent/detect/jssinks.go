@@ -63,10 +63,11 @@ func isScriptInjection(lv string, c charClass) bool {
 	if strings.Contains(lv, "url(") && (strings.Contains(lv, "url(javascript") || strings.Contains(lv, "url(vbscript")) {
 		return true
 	}
-	if c.any(ccSpace|ccQuote|ccSlash) && scriptAttr(lv) {
+	eq := strings.IndexByte(lv, '=') >= 0
+	if eq && c.any(ccSpace|ccQuote|ccSlash) && scriptAttr(lv) {
 		return true
 	}
-	if c.any(ccSpace|ccQuote|ccSlash) && eventHandlerAttr(lv) {
+	if eq && c.any(ccSpace|ccQuote|ccSlash) && eventHandlerAttr(lv) {
 		return true
 	}
 	if !c.any(ccParen) && !c.any(ccQuote) && strings.IndexByte(lv, '[') < 0 && !strings.Contains(lv, ".") && strings.IndexByte(lv, '$') < 0 && strings.IndexByte(lv, ':') < 0 {
@@ -170,15 +171,21 @@ func eventHandlerAttr(lv string) bool {
 // as browsers ignore them, followed by code rather than prose: not "a
 // word and a space" ("JavaScript: The Good Parts").
 func scriptScheme(lv string) bool {
-	var b [512]byte
-	n := 0
-	for i := 0; i < len(lv) && n < len(b); i++ {
-		if c := lv[i]; c > ' ' || c == ' ' {
-			b[n] = c
-			n++
+	s := lv
+	if hasControl(lv) {
+		var b [512]byte
+		n := 0
+		for i := 0; i < len(lv) && n < len(b); i++ {
+			if c := lv[i]; c >= ' ' {
+				b[n] = c
+				n++
+			}
 		}
+		s = string(b[:n])
 	}
-	s := string(b[:n])
+	if !strings.Contains(s, "script:") {
+		return false
+	}
 	for _, scheme := range []string{"javascript:", "vbscript:", "livescript:"} {
 		for i := 0; ; {
 			j := strings.Index(s[i:], scheme)
@@ -255,6 +262,16 @@ func scriptAttr(lv string) bool {
 			if strings.HasPrefix(rest, "=") {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// hasControl reports whether s holds an ASCII control character.
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' {
+			return true
 		}
 	}
 	return false

@@ -88,7 +88,8 @@ func isShellSyntax(lv string) bool {
 		strings.HasPrefix(strings.TrimSpace(s), "() {") {
 		return true // a Bash function definition, as in Shellshock
 	}
-	if shellExpansion(lv) || globbedSystemPath(lv) || processSubstitution(s) || shellDashC(s) {
+	if strings.ContainsAny(lv, "${~") && shellExpansion(lv) || globbedSystemPath(lv) ||
+		strings.ContainsAny(s, "<>") && processSubstitution(s) || strings.Contains(s, " -c ") && shellDashC(s) {
 		return true
 	}
 	// A leading backslash runs a command past its alias ("\ls").

@@ -187,9 +187,8 @@ func sqlKeywords(s string) bool {
 			}
 		}
 		// A stacked statement: "; select ..." or a quote break-out "';select".
-		if sqlStatementStart[w.w] && w.start > 0 && k+1 < len(ws) {
-			before := strings.TrimRight(s[:w.start], " ")
-			if strings.HasSuffix(before, ";") && (next != "" && (w.w != "set" && w.w != "call" && w.w != "load" && w.w != "copy" || strings.ContainsAny(s[w.end:], "=@("))) {
+		if w.start > 0 && k+1 < len(ws) && (s[w.start-1] == ';' || s[w.start-1] == ' ' && w.start > 1 && s[w.start-2] == ';') && sqlStatementStart[w.w] {
+			if next != "" && (w.w != "set" && w.w != "call" && w.w != "load" && w.w != "copy" || strings.ContainsAny(s[w.end:], "=@(")) {
 				return true
 			}
 		}
