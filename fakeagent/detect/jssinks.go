@@ -81,13 +81,7 @@ func isScriptInjection(lv string, c charClass) bool {
 	}
 	// The other sinks name one of these objects: values with none skip
 	// the list.
-	if !strings.Contains(lv, "document") && !strings.Contains(lv, "window") && !strings.Contains(lv, "location") &&
-		!strings.Contains(lv, "storage") && !strings.Contains(lv, "html") && !strings.Contains(lv, "moz") &&
-		!strings.Contains(lv, "xmlhttp") && !strings.Contains(lv, "${") && !strings.Contains(lv, "reflect") &&
-		!strings.Contains(lv, "navigation") && !strings.Contains(lv, "self[") && !strings.Contains(lv, "top[") &&
-		!strings.Contains(lv, "parent[") && !strings.Contains(lv, "frames[") && !strings.Contains(lv, "globalthis") &&
-		!strings.Contains(lv, "content[") && !strings.Contains(lv, "constructor") && !strings.Contains(lv, "fromcharcode") &&
-		!strings.Contains(lv, ".call") && !strings.Contains(lv, "function") && !strings.Contains(lv, ".apply") && !strings.Contains(lv, ".bind") {
+	if strings.IndexByte(lv, '$') < 0 && !jsObjectWord(lv) {
 		return false
 	}
 	js := jsForm(lv)
@@ -271,6 +265,28 @@ func scriptAttr(lv string) bool {
 func hasControl(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < ' ' {
+			return true
+		}
+	}
+	return false
+}
+
+// jsObjectWord reports whether lv holds one of the words the property
+// sinks of jsSinks start from, in one pass over its words.
+func jsObjectWord(lv string) bool {
+	for i := 0; i < len(lv); {
+		for i < len(lv) && !isLetter(lv[i]) {
+			i++
+		}
+		start := i
+		for i < len(lv) && isLetter(lv[i]) {
+			i++
+		}
+		switch lv[start:i] {
+		case "document", "window", "location", "localstorage", "sessionstorage", "innerhtml", "outerhtml",
+			"insertadjacenthtml", "moz", "xmlhttprequest", "reflect", "navigation", "self", "top", "parent",
+			"frames", "globalthis", "content", "constructor", "fromcharcode", "call", "apply", "bind",
+			"function", "opener", "string":
 			return true
 		}
 	}

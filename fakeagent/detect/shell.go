@@ -100,6 +100,9 @@ func isShellSyntax(lv string) bool {
 		return true
 	}
 	// cmd.exe statements keep their quotes: read them before cmdLine.
+	if !strings.Contains(lv, "for") && !strings.Contains(lv, "if") {
+		return false
+	}
 	return eachStatement(compressWhitespace(lv), func(stmt string, _ bool) bool { return windowsStatement(stmt) })
 }
 
