@@ -50,12 +50,19 @@ func BenchmarkDecideTypical(b *testing.B) {
 	}
 }
 
-func BenchmarkDecideAttack(b *testing.B) {
-	e := NewEngine(ModeBlocking, nil)
+// attackRequest is typicalRequest carrying SQL injection in the query, an
+// attack tool's User-Agent and XSS in the body.
+func attackRequest() *Request {
 	req := typicalRequest()
 	req.URI = "/api/v1/orders?expand=items&currency=EUR&q=1'+UNION+SELECT+username,password+FROM+users--"
 	req.Headers[1][1] = "sqlmap/1.7.2#stable (https://sqlmap.org)"
 	req.Body = strings.Replace(req.Body, `"SPRING-24"`, `"<script>alert(document.cookie)</script>"`, 1)
+	return req
+}
+
+func BenchmarkDecideAttack(b *testing.B) {
+	e := NewEngine(ModeBlocking, nil)
+	req := attackRequest()
 	if d := e.Decide(req); d.WAFResponse != 406 {
 		b.Fatalf("attack request not blocked: %+v", d)
 	}

@@ -1,26 +1,39 @@
 // Package detect is the inspection engine of the fake agent: it turns a
-// request as a module describes it (method, URI, client IP, headers, body)
-// into the Next-Gen WAF signals a real agent would tag it with, applies
-// custom rules, and decides whether to allow, block or redirect it.
+// request as a module describes it (method, URI, client IP, headers, body;
+// the package's own Request, which knows nothing of the wire protocol) into
+// the Next-Gen WAF signals a real agent would tag it with, applies custom
+// rules, and decides whether to allow, block or redirect it (a Decision,
+// which the server maps back to the protocol).
 //
-// Detection is real inspection, not keyword matching: SQL injection and
-// XSS through libinjection, and purpose-built detectors for command
-// injection, traversal, PHP code injection, Log4Shell (with lookup
-// obfuscation resolved), web shell probes, attack tool user agents and
-// cloud metadata SSRF (including numeric IPv4 forms), plus the anomaly
-// signals NOUA, NULLBYTE, DOUBLEENCODING, NOTUTF8, PRIVATEFILE,
-// RESPONSESPLIT, NO-CONTENT-TYPE, JSON-ERROR and XML-ERROR. False positives
-// matter as much as detection; testdata/corpus holds the attack and benign
-// corpora the tests measure both on.
+// The engine is a pipeline:
 //
-// Where it looks: the path (decoded once), each query parameter name and
-// value (decoded once; a second layer of encoding is DOUBLEENCODING), the
-// User-Agent, Referer (its path and query parameters), each Cookie value
-// and X-Forwarded-For headers (every header for Log4Shell and CR/LF
-// injection), and the body according to its content type: form fields, JSON
-// strings (keys too), multipart field names, values and file names (file
-// contents only for PHP code), XML text and attributes, the raw body
-// otherwise.
+//   - Locations (extract.go): the path and its segments, query and form
+//     names and values, every request header name and value, cookie names
+//     and values, the Referer's parts, JSON keys and values, XML text,
+//     attributes and directives, multipart field names, values and raw file
+//     names, file-name headers, and a body of unknown type as it is and as
+//     the JSON or form fields it looks like.
+//   - Transformations (transform.go): small pure functions, each tested
+//     alone: percent-decoding (repeated, %uXXXX), HTML entities, backslash
+//     and 0x escapes, full-width forms, SQL comments, whitespace, the
+//     shell's quoting, paths. Each value is inspected as received and, when
+//     decoding changes it, normalised.
+//   - Detectors, per signal: SQL injection (libinjection and keyword
+//     evidence, sqlkeywords.go), XSS (libinjection, script elements, sinks
+//     and handlers, jssinks.go), command injection (attacks.go, shell.go),
+//     traversal (attacks.go, paths.go), PHP code injection (attacks.go,
+//     php.go), Log4Shell, web shells, attack tools and cloud metadata SSRF,
+//     plus the anomaly signals NOUA, NULLBYTE, DOUBLEENCODING, NOTUTF8,
+//     PRIVATEFILE, RESPONSESPLIT, NO-CONTENT-TYPE, JSON-ERROR and XML-ERROR.
+//   - The decision policy (engine.go): mode, custom rules, then the
+//     detector's verdict.
+//
+// The detector stage is behind the Detector interface: Native is the
+// pipeline above; package crs runs the OWASP Core Rule Set on Coraza in its
+// place, under the same policy. False positives matter as much as
+// detection: testdata/corpus and ../shared/corpus hold the attack and
+// benign corpora the tests measure both on, and testdata/useragents.txt.gz
+// 56,000 real User-Agents that must carry no signal.
 //
 // The work per request is bounded: at most 512 values are inspected, each
 // up to its first 8 KiB, and at most 128 KiB of body is parsed.

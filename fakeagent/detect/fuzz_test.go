@@ -99,3 +99,39 @@ func collectJSONStrings(v any, out *[]string) {
 		}
 	}
 }
+
+// FuzzTransforms checks the transformations of the normalising pipeline
+// on arbitrary input: none panics, none makes a value longer (decoding
+// only shrinks, which bounds the work per request), and each returns its
+// input untouched when it holds nothing to transform.
+func FuzzTransforms(f *testing.F) {
+	for _, s := range []string{"%252e%252e%252f", "%u002e%u2215", "&lt;script&gt;&#x3c;&#60&colon;&NewLine;",
+		`\x73y\x73tem \u{61}lert \141 \u0027`, "0x2e0x2e0x5c", "\uff1cscript\uff1e", "UN/**/ION/*!50000SELECT*/ 1 -- x\n#y",
+		"w'h'o\\am^i ${IFS}cat$IFS/etc/passwd {cat,/etc/passwd} $@x ${PATH#x}", `..\\.\\//./a//b`, "\t\n\v\f\xa0  x",
+		"%", "&#", "&#x", "\\u{", "0x", "/*", "${", "%u", "&#99999999999;", "\\u{110000}"} {
+		f.Add(s)
+	}
+	transforms := map[string]func(string) string{
+		"urlDecodeUni": urlDecodeUni, "urlDecodeRepeated": urlDecodeRepeated, "htmlEntityDecode": htmlEntityDecode,
+		"escapeDecode": escapeDecode, "fullWidthToASCII": fullWidthToASCII, "removeSQLComments": removeSQLComments,
+		"compressWhitespace": compressWhitespace, "cmdLine": cmdLine, "normalizePath": normalizePath,
+		"normalize": normalize, "jsForm": jsForm, "sqlForm": sqlForm,
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for name, tf := range transforms {
+			out := tf(s)
+			if len(out) > len(s) {
+				t.Fatalf("%s(%q) = %q, longer than its input", name, s, out)
+			}
+		}
+		if !strings.ContainsAny(s, "%") && urlDecodeUni(s) != s {
+			t.Fatalf("urlDecodeUni changed %q, which has no escape", s)
+		}
+		if !strings.ContainsAny(s, "&") && htmlEntityDecode(s) != s {
+			t.Fatalf("htmlEntityDecode changed %q, which has no reference", s)
+		}
+		if !strings.ContainsAny(s, "%&\\") && !strings.Contains(s, "0x") && !hasHighByte(s) && normalize(s) != s {
+			t.Fatalf("normalize changed %q, which has nothing to decode", s)
+		}
+	})
+}

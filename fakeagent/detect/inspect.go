@@ -108,7 +108,7 @@ func (in *inspector) attacks(v, lv string, c charClass, loc location) {
 		if !in.sig.has(sigSQLI) && (strings.IndexByte(lv, '_') >= 0 || strings.IndexByte(lv, '.') >= 0 || strings.HasSuffix(lv, "db") || strings.IndexByte(lv, '$') >= 0) && sqlKeywords(lv) {
 			in.sig.add(sigSQLI)
 		}
-		if !in.sig.has(sigXSS) && strings.IndexByte(lv, '.') >= 0 && isScriptInjection(lv, c) {
+		if !in.sig.has(sigXSS) && (strings.IndexByte(lv, '.') >= 0 || strings.Contains(lv, "+ad")) && isScriptInjection(lv, c) {
 			in.sig.add(sigXSS)
 		}
 		return
@@ -119,7 +119,7 @@ func (in *inspector) attacks(v, lv string, c charClass, loc location) {
 	if !in.sig.has(sigXSS) && (isXSS(v, lv, c) || isScriptInjection(lv, c)) {
 		in.sig.add(sigXSS)
 	}
-	if !in.sig.has(sigCMDEXE) && (isCmdExe(v, lv, c) || c.any(ccShell|ccDollar|ccSlash|ccSpace|ccQuote) && isShellSyntax(lv)) {
+	if !in.sig.has(sigCMDEXE) && (isCmdExe(v, lv, c) || (c.any(ccShell|ccDollar|ccSlash|ccSpace|ccQuote|ccSQLPunct) || strings.ContainsAny(lv, "{~[")) && isShellSyntax(lv)) {
 		in.sig.add(sigCMDEXE)
 	}
 	if !in.sig.has(sigTraversal) && (isTraversal(lv, c) || isSensitivePath(lv)) {

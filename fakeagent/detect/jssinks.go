@@ -12,11 +12,8 @@ var jsSinks = []string{"document.cookie", "document.domain", "document.write", "
 	"document.body", "document.createelement", "document.forms", "document.referrer", "window.location",
 	"window.open(", "window.name", "top.location", "parent.location", "opener.location", "location.href=",
 	"location.replace(", "location.assign(", ".innerhtml", ".outerhtml", ".insertadjacenthtml",
-	"string.fromcharcode", ".constructor(", "newfunction(", "settimeout(", "setinterval(", "alert(",
-	"prompt(", "confirm(", "eval(", "atob(", "btoa(", "fetch(", "xmlhttprequest", "alert`", "prompt`",
-	"confirm`", "eval`", ".call`", ".apply`", ".bind`", "reflect.apply", "reflect.construct",
-	"navigation.navigate", "-moz-binding", "expression(", "importscripts(", "postmessage(",
-	"localstorage.", "sessionstorage.", "document[", "window[", "self[", "top[", "parent[",
+	"string.fromcharcode", ".constructor(", "newfunction(", "xmlhttprequest", ".call`", ".apply`", ".bind`", "reflect.apply", "reflect.construct",
+	"navigation.navigate", "-moz-binding", "localstorage.", "sessionstorage.", "document[", "window[", "self[", "top[", "parent[",
 	"globalthis[", "frames[", "content[", "${alert", "${eval", "${prompt", "${confirm"}
 
 // xssTags are elements that run or load script, or change where the page
@@ -60,7 +57,17 @@ func isScriptInjection(lv string, c charClass) bool {
 	if strings.Contains(lv, "+adw-") || strings.Contains(lv, "+ad4-") {
 		return true // UTF-7 '<' and '>'
 	}
-	if c.any(ccSpace|ccQuote|ccSlash) && eventHandlerAttr(lv) {
+	if strings.IndexByte(lv, '<') >= 0 && spacedTag(lv) {
+		return true
+	}
+	if strings.Contains(lv, "url(") && (strings.Contains(lv, "url(javascript") || strings.Contains(lv, "url(vbscript")) {
+		return true
+	}
+	eq := strings.IndexByte(lv, '=') >= 0
+	if eq && c.any(ccSpace|ccQuote|ccSlash) && scriptAttr(lv) {
+		return true
+	}
+	if eq && c.any(ccSpace|ccQuote|ccSlash) && eventHandlerAttr(lv) {
 		return true
 	}
 	if !c.any(ccParen) && !c.any(ccQuote) && strings.IndexByte(lv, '[') < 0 && !strings.Contains(lv, ".") && strings.IndexByte(lv, '$') < 0 && strings.IndexByte(lv, ':') < 0 {
@@ -69,12 +76,12 @@ func isScriptInjection(lv string, c charClass) bool {
 	if c.any(ccColon) && scriptScheme(lv) {
 		return true
 	}
-	// Every sink is a call (it holds '(' or '`') or names one of the
-	// objects below: values with neither skip the list.
-	calls := c.any(ccParen) || strings.IndexByte(lv, '`') >= 0
-	if !calls && strings.IndexByte(lv, '[') < 0 && !strings.Contains(lv, "document") && !strings.Contains(lv, "window") &&
-		!strings.Contains(lv, "location") && !strings.Contains(lv, "storage") && !strings.Contains(lv, "html") &&
-		!strings.Contains(lv, "moz") && !strings.Contains(lv, "xmlhttp") && !strings.Contains(lv, "${") {
+	if (c.any(ccParen) || strings.IndexByte(lv, '`') >= 0) && jsCall(lv) {
+		return true
+	}
+	// The other sinks name one of these objects: values with none skip
+	// the list.
+	if strings.IndexByte(lv, '$') < 0 && !jsObjectWord(lv) {
 		return false
 	}
 	js := jsForm(lv)
@@ -93,6 +100,33 @@ func isScriptInjection(lv string, c charClass) bool {
 			continue // "myalert(" is not alert(
 		}
 		return true
+	}
+	return false
+}
+
+// jsCallSinks are the global functions an injected script calls.
+var jsCallSinks = setOf("alert", "prompt", "confirm", "eval", "atob", "btoa", "fetch", "settimeout",
+	"setinterval", "importscripts", "postmessage", "expression")
+
+// jsCall finds a call of a jsCallSinks function, by '(' or a tagged
+// template ('`'), spaces and comments allowed before it; a method of
+// something else ("x.alert(") counts, a longer name ("myalert(") does not.
+func jsCall(lv string) bool {
+	for i := 0; i < len(lv); i++ {
+		if lv[i] != '(' && lv[i] != '`' {
+			continue
+		}
+		end := i
+		for end > 0 && (lv[end-1] == ' ' || lv[end-1] == '\t' || lv[end-1] == '\n' || lv[end-1] == '/' || lv[end-1] == '*') {
+			end--
+		}
+		start := end
+		for start > 0 && isWordByte(lv[start-1]) {
+			start--
+		}
+		if start < end && jsCallSinks[lv[start:end]] {
+			return true
+		}
 	}
 	return false
 }
@@ -131,15 +165,21 @@ func eventHandlerAttr(lv string) bool {
 // as browsers ignore them, followed by code rather than prose: not "a
 // word and a space" ("JavaScript: The Good Parts").
 func scriptScheme(lv string) bool {
-	var b [512]byte
-	n := 0
-	for i := 0; i < len(lv) && n < len(b); i++ {
-		if c := lv[i]; c > ' ' || c == ' ' {
-			b[n] = c
-			n++
+	s := lv
+	if hasControl(lv) {
+		var b [512]byte
+		n := 0
+		for i := 0; i < len(lv) && n < len(b); i++ {
+			if c := lv[i]; c >= ' ' {
+				b[n] = c
+				n++
+			}
 		}
+		s = string(b[:n])
 	}
-	s := string(b[:n])
+	if !strings.Contains(s, "script:") {
+		return false
+	}
 	for _, scheme := range []string{"javascript:", "vbscript:", "livescript:"} {
 		for i := 0; ; {
 			j := strings.Index(s[i:], scheme)
@@ -158,6 +198,96 @@ func scriptScheme(lv string) bool {
 			if k == 0 || k < len(rest) && rest[k] != ' ' && rest[k] != ',' {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// spacedTags are the elements whose names browsers of old read with
+// spaces between the letters ("<f o r m"), or that some filters let pass
+// spelled that way.
+var spacedTags = setOf("form", "script", "iframe", "frame", "object", "embed", "svg", "img",
+	"image", "input", "button", "dialog", "details", "style", "video", "audio", "body", "link",
+	"meta", "base", "math", "marquee", "applet", "textarea", "select", "isindex")
+
+// spacedTag finds '<' followed by an element name spelled one letter at a
+// time with whitespace between ("<f o r m").
+func spacedTag(lv string) bool {
+	for i := strings.IndexByte(lv, '<'); i >= 0 && i < len(lv); {
+		var name [16]byte
+		n, j := 0, i+1
+		for j < len(lv) && n < len(name) && 'a' <= lv[j] && lv[j] <= 'z' && (j+1 == len(lv) || !isLetter(lv[j+1])) {
+			name[n] = lv[j]
+			n++
+			j++
+			for j < len(lv) && (lv[j] == ' ' || lv[j] == '\t' || lv[j] == '\n') {
+				j++
+			}
+		}
+		if n >= 3 && spacedTags[string(name[:n])] {
+			return true
+		}
+		k := strings.IndexByte(lv[i+1:], '<')
+		if k < 0 {
+			return false
+		}
+		i += k + 1
+	}
+	return false
+}
+
+// scriptAttrs are attributes that load or run script without an event
+// handler, injected after a break-out (a quote, a space or a slash).
+var scriptAttrs = []string{"formaction", "srcdoc", "xlink:href", "xmlns:xlink", "xmlns:xi"}
+
+func scriptAttr(lv string) bool {
+	for _, a := range scriptAttrs {
+		for i := 0; ; {
+			j := strings.Index(lv[i:], a)
+			if j < 0 {
+				break
+			}
+			j += i
+			i = j + len(a)
+			if j > 0 && strings.IndexByte(" \t\n\"'/`", lv[j-1]) < 0 {
+				continue
+			}
+			rest := strings.TrimLeft(lv[i:], " \t\n")
+			if strings.HasPrefix(rest, "=") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hasControl reports whether s holds an ASCII control character.
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' {
+			return true
+		}
+	}
+	return false
+}
+
+// jsObjectWord reports whether lv holds one of the words the property
+// sinks of jsSinks start from, in one pass over its words.
+func jsObjectWord(lv string) bool {
+	for i := 0; i < len(lv); {
+		for i < len(lv) && !isLetter(lv[i]) {
+			i++
+		}
+		start := i
+		for i < len(lv) && isLetter(lv[i]) {
+			i++
+		}
+		switch lv[start:i] {
+		case "document", "window", "location", "localstorage", "sessionstorage", "innerhtml", "outerhtml",
+			"insertadjacenthtml", "moz", "xmlhttprequest", "reflect", "navigation", "self", "top", "parent",
+			"frames", "globalthis", "content", "constructor", "fromcharcode", "call", "apply", "bind",
+			"function", "opener", "string":
+			return true
 		}
 	}
 	return false

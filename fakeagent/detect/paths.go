@@ -45,7 +45,7 @@ var sensitiveHeads = func() map[string]bool {
 
 // isSensitivePath reports a sensitive path among the parts of lv.
 func isSensitivePath(lv string) bool {
-	if strings.IndexAny(lv, `/\`) < 0 && !strings.HasSuffix(lv, ".ini") && !strings.HasSuffix(lv, ".sys") {
+	if !strings.ContainsAny(lv, `/\`) && !strings.HasSuffix(lv, ".ini") && !strings.HasSuffix(lv, ".sys") {
 		return false
 	}
 	p := normalizePath(lv)

@@ -96,8 +96,10 @@ func isPHPInjection(lv string, c charClass) bool {
 	if phpSerialized(lv) || phpIniSetting(lv) {
 		return true
 	}
-	if c.any(ccParen) && phpCalls(removeSQLComments(lv)) {
-		return true
+	if c.any(ccParen) {
+		if stripped := removeSQLComments(lv); phpCalls(stripped, stripped != lv) {
+			return true
+		}
 	}
 	return false
 }
@@ -158,13 +160,13 @@ func phpVariableCode(lv string) bool {
 		k := j
 		for k < len(s) && k-j < 64 {
 			b := s[k]
-			if isWordByte(b) || b == '{' || b == '}' || b == '@' || b == '.' || b == '!' || b == '+' || b == ' ' ||
-				b == '\'' || b == '"' || depth > 0 && b != ']' {
+			if b == '[' {
+				depth++
 				k++
 				continue
 			}
-			if b == '[' {
-				depth++
+			if isWordByte(b) || b == '{' || b == '}' || b == '@' || b == '.' || b == '!' || b == '+' || b == ' ' ||
+				b == '\'' || b == '"' || depth > 0 && b != ']' {
 				k++
 				continue
 			}
@@ -174,6 +176,9 @@ func phpVariableCode(lv string) bool {
 				continue
 			}
 			break
+		}
+		if k > j && k+1 < len(s) && s[k] == ')' && s[k+1] == '(' && depth == 0 && i > 0 && s[i-1] == '(' {
+			return true // ($f)('id')
 		}
 		if k > j && k < len(s) && s[k] == '(' && depth == 0 && (isWordByte(s[j]) || s[j] == '{') {
 			// "$5 (tax incl.)" is a price: a variable starts with a letter
@@ -244,7 +249,7 @@ func phpIniSetting(lv string) bool {
 // phpCalls finds calls of PHP functions: by name ("gzdecode (x)"), and by
 // a string or parenthesised name ("('system')('id')", "(string)\"system\"(",
 // "(system)(ls)").
-func phpCalls(s string) bool {
+func phpCalls(s string, commented bool) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] != '(' {
 			continue
@@ -254,10 +259,19 @@ func phpCalls(s string) bool {
 			end--
 		}
 		glued := end == i
+		// Tabs, line breaks or a comment between a name and its '(' are
+		// code formatting, not prose: "exec\t(", "exec /**/ (".
+		codeGap := !glued && (commented || strings.ContainsAny(s[end:i], "\t\r\n"))
 		quoted := false
 		if end > 0 && (s[end-1] == '\'' || s[end-1] == '"' || s[end-1] == ')') {
 			quoted = true
 			end--
+			if s[end] == ')' && end > 0 && (s[end-1] == '\'' || s[end-1] == '"') {
+				end-- // ("system")(...)
+			}
+			for end > 0 && s[end-1] == ' ' {
+				end-- // ("system  ")(...), (/**/system)(...)
+			}
 		}
 		start := end
 		for start > 0 && isWordByte(s[start-1]) {
@@ -268,7 +282,8 @@ func phpCalls(s string) bool {
 			continue
 		}
 		if quoted {
-			if start > 0 && (s[start-1] == '\'' || s[start-1] == '"' || s[start-1] == '(') && (phpStrongFuncs[name] || phpWeakFuncs[name] || phpMoreFuncs[name]) {
+			before := strings.TrimRight(s[:start], " ")
+			if before != "" && strings.IndexByte("'\"(", before[len(before)-1]) >= 0 && (phpStrongFuncs[name] || phpWeakFuncs[name] || phpMoreFuncs[name]) {
 				return true
 			}
 			continue
@@ -279,7 +294,23 @@ func phpCalls(s string) bool {
 		if phpMoreFuncs[name] && !phpWordFuncs[name] {
 			return true
 		}
-		if phpWordFuncs[name] && glued && phpCallArgument(s[i+1:]) {
+		if (phpWordFuncs[name] || phpWeakFuncs[name]) && (glued && phpCallArgument(s[i+1:]) || codeGap) {
+			return true
+		}
+		// A PHP function glued to the end of a longer word ("FOOgzdecode()"):
+		// only names long and odd enough not to end ordinary words.
+		if glued && len(name) > 8 && phpSuffixCall(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// phpSuffixCall reports whether name ends with a PHP function name of 8
+// bytes or more that is not a word.
+func phpSuffixCall(name string) bool {
+	for j := 1; j+8 <= len(name); j++ {
+		if tail := name[j:]; (phpMoreFuncs[tail] || phpStrongFuncs[tail]) && !phpWordFuncs[tail] {
 			return true
 		}
 	}
@@ -301,7 +332,7 @@ func phpCallArgument(s string) bool {
 // trailing dots, spaces or digits), .user.ini and .htaccess, or a session
 // file (sess_...).
 func phpUploadName(lname string) bool {
-	name := strings.TrimRight(lname, ". \t")
+	name := strings.TrimRight(strings.ReplaceAll(lname, " ", ""), ".\t")
 	if k := strings.LastIndexAny(name, `/\`); k >= 0 {
 		name = name[k+1:]
 	}

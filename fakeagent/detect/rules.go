@@ -70,9 +70,9 @@ type ActionType string
 // The actions. block, allow and redirect are terminal: the first matching
 // one decides. The others apply and let evaluation go on.
 const (
-	ActionBlock                ActionType = "block"                  // WAFResponse Code (300-599, default 406)
+	ActionBlock                ActionType = "block"                  // WAFResponse Code (400-599, default 406)
 	ActionAllow                ActionType = "allow"                  // WAFResponse 200 even with attack signals
-	ActionRedirect             ActionType = "redirect"               // WAFResponse Code (301, 302, 303, 307, 308; default 302) and X-Sigsci-Redirect: URL
+	ActionRedirect             ActionType = "redirect"               // WAFResponse Code (301 or 302; default 302) and X-Sigsci-Redirect: URL
 	ActionAddSignal            ActionType = "add-signal"             // add the signal SITE.<SIGNAL>
 	ActionAddResponseHeader    ActionType = "add-response-header"    // add Header: Value to the response
 	ActionSetResponseHeader    ActionType = "set-response-header"    // set Header: Value on the response
@@ -220,15 +220,17 @@ func (a *RuleAction) check() *validationError {
 		if a.Code == 0 {
 			a.Code = 406
 		}
-		if a.Code < 300 || a.Code > 599 {
-			return fieldErr("code", "%d is out of range for block (300-599)", a.Code)
+		// The codes the real agent lets a rule block with: 400-599, and
+		// 301/302 only as redirects (which need a URL).
+		if a.Code < 400 || a.Code > 599 {
+			return fieldErr("code", "%d is not a code the agent blocks with (400-599; 301 and 302 are redirects: use type redirect with a url)", a.Code)
 		}
 	case ActionRedirect:
 		if a.Code == 0 {
 			a.Code = 302
 		}
-		if !slices.Contains([]int{301, 302, 303, 307, 308}, a.Code) {
-			return fieldErr("code", "%d is not a redirect code (301, 302, 303, 307, 308)", a.Code)
+		if a.Code != 301 && a.Code != 302 {
+			return fieldErr("code", "%d is not a redirect code the agent allows (301, 302)", a.Code)
 		}
 		if a.URL == "" {
 			return fieldErr("url", "is required for redirect")

@@ -86,6 +86,15 @@ func TestParseRules(t *testing.T) {
 			assert.Empty(t, got)
 		})
 	}
+	t.Run("the mapping form accepts rate_limits beside the rules", func(t *testing.T) {
+		got, err := ParseRules([]byte("rules:\n  - id: a\n    action: allow\nrate_limits:\n  - {id: r, threshold: 10, window: 1m}\n"), "r.yaml")
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		assert.Equal(t, "a", got[0].ID)
+		got, err = ParseRules([]byte("rate_limits: []\n"), "r.yaml")
+		require.NoError(t, err)
+		assert.Empty(t, got)
+	})
 	t.Run("values are normalized at load", func(t *testing.T) {
 		got, err := ParseRules([]byte("- id: a\n  conditions: [{field: method, value: get}]\n  action: {type: add-signal, signal: my-tag}\n"), "r.yaml")
 		require.NoError(t, err)
@@ -101,8 +110,10 @@ func TestParseRulesErrors(t *testing.T) {
 		file string
 		want string
 	}{
-		{"a mapping instead of a list", "id: x\n",
-			"rules.yaml:1: the rules file must be a list of rules, not a mapping"},
+		{"a rule instead of a list", "id: x\n",
+			`rules.yaml:1: the rules file: unknown field "id" (valid: rules, rate_limits)`},
+		{"rules that are not a list", "rules: {id: x}\n",
+			"rules.yaml:1: the rules file must be a list of rules (or a mapping with rules and rate_limits), not a mapping"},
 		{"a rule that is not a mapping", "- just a string\n",
 			"rules.yaml:1: rule 1 must be a mapping, not a string"},
 		{"an unknown rule key", "- id: a\n  action: allow\n  color: red\n",
@@ -124,9 +135,15 @@ func TestParseRulesErrors(t *testing.T) {
 		{"an action key that does not apply", "- id: a\n  action: {type: block, url: /x}\n",
 			`rules.yaml:2: rule "a": action.url: does not apply to action block`},
 		{"a block code out of range", "- id: a\n  action:\n    type: block\n    code: 200\n",
-			`rules.yaml:4: rule "a": action.code: 200 is out of range for block (300-599)`},
+			`rules.yaml:4: rule "a": action.code: 200 is not a code the agent blocks with (400-599; 301 and 302 are redirects: use type redirect with a url)`},
+		{"a 3xx block code", "- id: a\n  action: {type: block, code: 303}\n",
+			`rules.yaml:2: rule "a": action.code: 303 is not a code the agent blocks with`},
+		{"a redirect code the agent does not allow", "- id: a\n  action: {type: redirect, code: 307, url: /x}\n",
+			`rules.yaml:2: rule "a": action.code: 307 is not a redirect code the agent allows (301, 302)`},
 		{"a code that is not a number", "- id: a\n  action: {type: block, code: x}\n",
 			`rules.yaml:2: rule "a": action.code must be an integer, not "x"`},
+		{"an unknown top-level key", "rules: []\nlimits: []\n",
+			`rules.yaml:2: the rules file: unknown field "limits" (valid: rules, rate_limits)`},
 		{"a redirect code that is not a redirect", "- id: a\n  action: {type: redirect, code: 305, url: /x}\n",
 			`rules.yaml:2: rule "a": action.code: 305 is not a redirect code`},
 		{"a redirect without URL", "- id: a\n  action: {type: redirect}\n",
@@ -182,7 +199,7 @@ func TestParseRulesErrors(t *testing.T) {
 		assert.Equal(t, []string{
 			`r.yaml:1: rule 1: field "id" is required`,
 			`r.yaml:2: rule "b": action is required`,
-			`r.yaml:4: rule "c": action.code: 9 is out of range for block (300-599)`,
+			`r.yaml:4: rule "c": action.code: 9 is not a code the agent blocks with (400-599; 301 and 302 are redirects: use type redirect with a url)`,
 		}, lines)
 	})
 }

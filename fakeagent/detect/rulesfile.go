@@ -20,7 +20,9 @@ import (
 // \"startswith\" (valid: ...)"; the problems of every rule are reported,
 // joined.
 //
-// The file is a list of rules:
+// The file is a list of rules, or a mapping whose "rules" key holds that
+// list next to "rate_limits" (which package fakeagent reads; it is not
+// checked here):
 //
 //   - id: block-admin-outside      # required, unique
 //     description: free text       # optional
@@ -55,8 +57,20 @@ func ParseRules(data []byte, name string) ([]Rule, error) {
 		return nil, nil
 	}
 	p := &rulesParser{name: name, ids: map[string]int{}}
+	if root.Kind == yaml.MappingNode {
+		// The mapping form: {rules: [...], rate_limits: [...]}. Rate
+		// limits are parsed by package fakeagent, not here.
+		m, ok := p.mapping(root, "the rules file", "rules", "rate_limits")
+		if !ok {
+			return nil, p.err()
+		}
+		root = m["rules"]
+		if root == nil || root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+			return nil, nil
+		}
+	}
 	if root.Kind != yaml.SequenceNode {
-		p.errorf(root, "the rules file must be a list of rules, not a %s", kindName(root))
+		p.errorf(root, "the rules file must be a list of rules (or a mapping with rules and rate_limits), not a %s", kindName(root))
 		return nil, p.err()
 	}
 	rules := make([]Rule, 0, len(root.Content))

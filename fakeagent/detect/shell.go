@@ -39,7 +39,13 @@ var moreCommands = setOf("gawk", "mawk", "nawk", "lua", "luajit", "node", "nodej
 	"route", "ss", "netstat", "iptables", "nft", "ufw", "awk", "sed", "perl", "python", "ruby",
 	"php", "bash", "sh", "zsh", "ksh", "csh", "tcsh", "fish", "ash", "busybox", "powershell",
 	"pwsh", "cmd", "whoami", "hostname", "systeminfo", "tasklist", "taskkill", "wmic", "certutil",
-	"bitsadmin", "mshta", "rundll32", "regsvr32", "reg", "sc", "crontab", "at", "nohup", "time")
+	"bitsadmin", "mshta", "rundll32", "regsvr32", "reg", "sc", "crontab", "at", "nohup", "time",
+	"cd", "fold", "comm", "perf", "tee", "chef-vault", "ansible-config", "ansible-doc", "iwmi", "gwmi",
+	"icm", "saps", "sal", "strace", "ltrace", "timeout", "nice", "xargs", "watch")
+
+// wrapperCommands run their first argument as a command.
+var wrapperCommands = setOf("strace", "ltrace", "nohup", "time", "sudo", "doas", "env", "xargs",
+	"timeout", "nice", "ionice", "stdbuf", "setsid", "chroot", "watch", "exec", "command", "busybox")
 
 // englishCommands are command names that are also words or names: they
 // need a shell-shaped argument wherever they stand ("rock & salt").
@@ -47,7 +53,8 @@ var englishCommands = setOf("time", "salt", "make", "fetch", "links", "expand", 
 	"groups", "export", "route", "who", "w", "at", "set", "id", "env", "gem", "cargo", "composer",
 	"node", "wish", "ash", "dash", "fish", "lynx", "finger", "ninja", "ip", "ss", "cc", "reg", "sc",
 	"expect", "host", "mail", "more", "less", "type", "find", "kill", "head", "tail", "touch", "sleep",
-	"echo", "dir", "net", "cat", "ls", "ps", "rm", "cp", "mv", "nc", "dig", "ping", "pip", "npm", "make")
+	"echo", "dir", "net", "cat", "ls", "ps", "rm", "cp", "mv", "nc", "dig", "ping", "pip", "npm", "make",
+	"cd", "fold", "comm", "tee", "nice", "watch", "timeout", "perf")
 
 // powershellCmdlets are the cmdlets that download, run code or change the
 // system (Verb-Noun, lower-case).
@@ -77,17 +84,31 @@ func isShellSyntax(lv string) bool {
 		return true
 	}
 	s := compressWhitespace(cl)
-	if strings.Contains(s, "() { :;") || strings.Contains(s, "(){ :;") || strings.Contains(s, "(){:;") {
+	if strings.Contains(s, "() { :;") || strings.Contains(s, "(){ :;") || strings.Contains(s, "(){:;") ||
+		strings.HasPrefix(strings.TrimSpace(s), "() {") {
 		return true // a Bash function definition, as in Shellshock
 	}
-	if shellExpansion(lv) {
+	if strings.ContainsAny(lv, "${~") && shellExpansion(lv) || globbedSystemPath(lv) ||
+		strings.ContainsAny(s, "<>") && processSubstitution(s) || strings.Contains(s, " -c ") && shellDashC(s) {
 		return true
 	}
-	if globbedSystemPath(lv) {
+	// A leading backslash runs a command past its alias ("\ls").
+	if strings.HasPrefix(lv, "\\") && commandName(strings.TrimLeft(lv, "\\")) {
 		return true
 	}
-	// Each statement of the value: at its start, after a separator, or
-	// after a redirection.
+	if eachStatement(s, func(stmt string, atStart bool) bool { return commandStatement(stmt, atStart) }) {
+		return true
+	}
+	// cmd.exe statements keep their quotes: read them before cmdLine.
+	if !strings.Contains(lv, "for") && !strings.Contains(lv, "if") {
+		return false
+	}
+	return eachStatement(compressWhitespace(lv), func(stmt string, _ bool) bool { return windowsStatement(stmt) })
+}
+
+// eachStatement calls fn on each statement of s: at its start, after a
+// separator, or after a redirection; it stops at the first true.
+func eachStatement(s string, fn func(stmt string, atStart bool) bool) bool {
 	for i := 0; i < len(s); {
 		for i < len(s) && strings.IndexByte(";|&\n(`' ", s[i]) >= 0 {
 			i++
@@ -97,7 +118,7 @@ func isShellSyntax(lv string) bool {
 		}
 		stmt := s[i:]
 		if i == 0 || strings.IndexByte(";|&\n(`", s[i-1]) >= 0 || s[i-1] == ' ' && i >= 2 && strings.IndexByte(";|&", s[i-2]) >= 0 {
-			if windowsStatement(stmt) || commandStatement(stmt, i == 0) {
+			if fn(stmt, i == 0) {
 				return true
 			}
 		}
@@ -106,6 +127,52 @@ func isShellSyntax(lv string) bool {
 			break
 		}
 		i += j
+	}
+	return false
+}
+
+// commandName reports whether s starts with a known command name followed
+// by nothing, a space or a separator.
+func commandName(s string) bool {
+	i := 0
+	for i < len(s) && (isWordByte(s[i]) || s[i] == '-') {
+		i++
+	}
+	w := s[:i]
+	if i < len(s) && strings.IndexByte(" ;|&", s[i]) < 0 {
+		return false
+	}
+	return strongCommands[w] || moreCommands[w] || weakCommands[w]
+}
+
+// processSubstitution finds <(cmd) and >(cmd) with a known command.
+func processSubstitution(s string) bool {
+	for i := 1; i < len(s); i++ {
+		if s[i] == '(' && (s[i-1] == '<' || s[i-1] == '>') && commandName(strings.TrimLeft(s[i+1:], " ")) {
+			return true
+		}
+		if s[i] == '(' && (s[i-1] == '<' || s[i-1] == '>') {
+			rest := strings.TrimLeft(s[i+1:], " ")
+			j := 0
+			for j < len(rest) && (isWordByte(rest[j]) || rest[j] == '-') {
+				j++
+			}
+			if j > 0 && j < len(rest) && rest[j] == ')' && (strongCommands[rest[:j]] || moreCommands[rest[:j]] || weakCommands[rest[:j]]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// shellDashC finds a shell started with a command string: "sh -c",
+// "${SHELL} -c", "bash -c" as a word.
+func shellDashC(s string) bool {
+	for _, sh := range []string{"sh -c ", "bash -c ", "zsh -c ", "dash -c ", "ksh -c ", "$shell -c ", "${shell} -c ", "${shell}  -c "} {
+		i := strings.Index(s, sh)
+		if i >= 0 && (i == 0 || strings.IndexByte(" /;|&(`'\"", s[i-1]) >= 0) {
+			return true
+		}
 	}
 	return false
 }
@@ -139,6 +206,22 @@ func commandStatement(stmt string, atStart bool) bool {
 	if qualified {
 		return true
 	}
+	// A command that runs the next word as a command ("strace ifconfig",
+	// "nohup sh").
+	if wrapperCommands[word] && strings.HasPrefix(rest, " ") {
+		if next := strings.TrimLeft(rest, " "); next != "" && commandName(next) {
+			n := 0
+			for n < len(next) && (isWordByte(next[n]) || next[n] == '-') {
+				n++
+			}
+			if w := next[:n]; !englishCommands[w] && !weakCommands[w] {
+				return true
+			}
+		}
+	}
+	if rest != "" && strings.IndexByte(";|&", rest[0]) >= 0 && (strongCommands[word] || moreCommands[word] && !englishCommands[word]) {
+		return true // "whoami;", "uname|"
+	}
 	if strings.TrimSpace(rest) == "" {
 		// A bare command name: only the ones that are not words.
 		return !weakCommands[word] && len(word) > 2 && !atStart || strongCommands[word] || atStart && (word == "whoami" || word == "uname" || word == "ifconfig" || word == "ipconfig" || word == "systeminfo" || word == "netstat")
@@ -150,7 +233,7 @@ func commandStatement(stmt string, atStart bool) bool {
 	switch b := arg[0]; {
 	case b == '-' && len(arg) > 1 && (isWordByte(arg[1]) || arg[1] == '-'):
 		return true
-	case b == '/' && len(arg) > 1 && isWordByte(arg[1]), b == '~', b == '<', b == '>', b == '$':
+	case b == '/' && (len(arg) == 1 || isWordByte(arg[1]) || strings.IndexByte(";|&", arg[1]) >= 0), b == '~', b == '<', b == '>', b == '$':
 		return true
 	case strings.HasPrefix(arg, "http://") || strings.HasPrefix(arg, "https://"):
 		return true
@@ -166,54 +249,44 @@ func commandStatement(stmt string, atStart bool) bool {
 func windowsStatement(stmt string) bool {
 	switch {
 	case strings.HasPrefix(stmt, "for "):
+		// for [/d|/r [path]|/l|/f ["options"]] %x in (set) do command
 		rest := stmt[4:]
-		// Options: /d /r /l /f and a quoted option string.
-		for strings.HasPrefix(rest, "/") && len(rest) > 2 && rest[2] == ' ' {
-			rest = rest[3:]
-		}
-		if strings.HasPrefix(rest, `"`) {
-			if end := strings.IndexByte(rest[1:], '"'); end >= 0 {
-				rest = strings.TrimLeft(rest[end+2:], " ")
-			}
-		}
-		if !strings.HasPrefix(rest, "%") {
+		pct := strings.IndexByte(rest, '%')
+		if pct < 0 || pct > 80 {
 			return false
 		}
-		in := strings.Index(rest, " in ")
-		if in < 0 || in > 8 {
-			in = strings.Index(rest, " in(")
-			if in < 0 || in > 8 {
-				return false
-			}
+		v := rest[pct:]
+		in := strings.Index(v, " in")
+		if in < 0 || in > 40 || strings.Contains(v[:in], " ") {
+			return false
 		}
-		after := strings.TrimLeft(rest[in+3:], " ")
+		after := strings.TrimLeft(v[in+3:], " ")
 		if !strings.HasPrefix(after, "(") {
 			return false
 		}
-		end := strings.IndexByte(after, ')')
+		end := strings.LastIndexByte(after, ')')
 		return end > 0 && strings.HasPrefix(strings.TrimLeft(after[end+1:], " "), "do")
 	case strings.HasPrefix(stmt, "if "):
-		rest := stmt[3:]
-		if strings.HasPrefix(rest, "/i ") {
-			rest = rest[3:]
-		}
-		if strings.HasPrefix(rest, "not ") {
-			rest = rest[4:]
-		}
+		rest := strings.TrimPrefix(stmt[3:], "/i ")
+		rest = strings.TrimPrefix(rest, "not ")
 		word, after, _ := strings.Cut(rest, " ")
 		if windowsConditions[word] {
 			_, cmd, ok := strings.Cut(strings.TrimLeft(after, " "), " ")
-			return ok && strings.TrimSpace(cmd) != ""
+			return ok && windowsCommand(cmd)
 		}
 		// Comparisons: a==b, "a" == "b", %x% gtr 2.
 		if strings.Contains(word, "==") {
-			return strings.TrimSpace(after) != ""
+			return windowsCommand(after)
 		}
 		op, tail, _ := strings.Cut(strings.TrimLeft(after, " "), " ")
 		if op == "==" || windowsCompare[op] {
-			return strings.TrimSpace(tail) != ""
+			_, cmd, _ := strings.Cut(strings.TrimLeft(tail, " "), " ")
+			return windowsCommand(cmd) || windowsCommand(tail)
 		}
-		return strings.HasPrefix(op, "==")
+		if strings.HasPrefix(op, "==") {
+			return windowsCommand(tail)
+		}
+		return false
 	}
 	return false
 }
@@ -249,6 +322,10 @@ func shellExpansion(lv string) bool {
 			if i+1 < len(lv) && lv[i+1] == ',' && strings.IndexByte(lv[i+1:], '}') > 0 {
 				return true
 			}
+			// {word,}: a command spelled as a brace list with an empty item.
+			if end := strings.IndexByte(lv[i:], '}'); end > 2 && lv[i+end-1] == ',' && !strings.ContainsAny(lv[i:i+end], " {") && i+end == len(lv) {
+				return commandName(lv[i+1 : i+end-1])
+			}
 		case '~':
 			if i+1 < len(lv) && (lv[i+1] == '-' || lv[i+1] == '+') && (i+2 == len(lv) || lv[i+2] == '/' || lv[i+2] == ' ') && (i == 0 || lv[i-1] == ' ') {
 				return true
@@ -269,7 +346,22 @@ func globbedSystemPath(lv string) bool {
 	globbed := false
 	for i := 0; i < len(lv); i++ {
 		switch c := lv[i]; c {
-		case '[', ']', '?', '*':
+		case '[':
+			// A class stands for one of its characters: keep the first that
+			// is not a slash ("/[e//]tc" is "/etc").
+			globbed = true
+			end := strings.IndexByte(lv[i:], ']')
+			if end < 0 {
+				continue
+			}
+			for _, x := range []byte(lv[i+1 : i+end]) {
+				if x != '/' {
+					b = append(b, x)
+					break
+				}
+			}
+			i += end
+		case ']', '?', '*':
 			globbed = true
 		case '/':
 			if len(b) == 0 || b[len(b)-1] != '/' {
@@ -284,9 +376,23 @@ func globbedSystemPath(lv string) bool {
 	}
 	p := string(b)
 	for _, dir := range []string{"/etc/", "/bin/", "/usr/", "/dev/", "/proc/", "/tmp/", "/var/", "/sbin/"} {
-		if strings.Contains(p, dir) {
+		if strings.Contains(p, dir) || strings.HasSuffix(p, dir[:len(dir)-1]) {
 			return true
 		}
 	}
 	return false
+}
+
+// cmdBuiltins are cmd.exe's internal commands.
+var cmdBuiltins = setOf("echo", "@echo", "set", "goto", "call", "type", "copy", "del", "erase",
+	"exit", "start", "cmd", "dir", "md", "mkdir", "rd", "rmdir", "ren", "rename", "move", "pushd",
+	"popd", "setlocal", "endlocal", "shift", "pause", "cls", "title", "ver", "vol", "for", "if", "(")
+
+// windowsCommand reports whether s starts with a command cmd.exe runs: a
+// builtin or a known program.
+func windowsCommand(s string) bool {
+	s = strings.TrimLeft(s, " ")
+	w, _, _ := strings.Cut(s, " ")
+	w = strings.TrimPrefix(w, "@")
+	return w != "" && (cmdBuiltins[w] || cmdBuiltins["@"+w] || strongCommands[w] || moreCommands[w] && !englishCommands[w] || w[0] == '(')
 }

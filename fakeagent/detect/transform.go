@@ -300,7 +300,7 @@ func removeSQLComments(s string) string {
 			if end < 0 {
 				return string(b)
 			}
-			i += end
+			i += end - 1 // the line break itself stays
 		default:
 			b = append(b, s[i])
 		}
@@ -344,7 +344,7 @@ func compressWhitespace(s string) string {
 // become spaces, brace lists separate words ("{cat,/etc/passwd}"), and
 // empty expansions ($@, $*, ${x}) vanish. Letters are lower-cased.
 func cmdLine(s string) string {
-	if !strings.ContainsAny(s, "'\"\\^${},") && !hasUpper(s) {
+	if !strings.ContainsAny(s, "'\"\\^${") && !hasUpper(s) {
 		return s
 	}
 	b := make([]byte, 0, len(s))
@@ -365,7 +365,12 @@ func cmdLine(s string) string {
 			name := s[i+2 : end]
 			if strings.ContainsAny(name, ":#%/") {
 				// A parameter expansion with an operator: keep it whole.
-				b = append(b, s[i:end+1]...)
+				for _, x := range []byte(s[i : end+1]) {
+					if 'A' <= x && x <= 'Z' {
+						x += 'a' - 'A'
+					}
+					b = append(b, x)
+				}
 			}
 			i = end
 		case c == '{' && braceList(s[i+1:]):

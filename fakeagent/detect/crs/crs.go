@@ -124,10 +124,6 @@ func (d *Detector) Detect(req *detect.Request) detect.Findings {
 			f.Add(s)
 		}
 	}
-	// A parsing failure of the body is reported whatever the rules did.
-	if tx.IsInterrupted() && f.Block {
-		f.Block = true
-	}
 	return f
 }
 
