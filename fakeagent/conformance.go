@@ -14,12 +14,6 @@ type Deviation string
 
 // The deviations the fake agent detects.
 const (
-	// DeviationNoModuleInit is no longer reported: ModuleInit is optional
-	// (only the Go modules send it), so a module that never sends it is
-	// described in Stats.Modules (ModuleInfo.Inits 0) instead.
-	//
-	// Deprecated: never reported; see ModuleInfo.SentModuleInit.
-	DeviationNoModuleInit Deviation = "no_module_init"
 	// DeviationRequestIDNotUpdated: a RequestID got no UpdateRequest within
 	// the update expiry.
 	DeviationRequestIDNotUpdated Deviation = "request_id_not_updated"

@@ -101,15 +101,6 @@ func (c *conn) stopReading() {
 	c.doneOnce.Do(func() { close(c.done) })
 }
 
-// readingStopped reports whether stopReading was called.
-func (c *conn) readingStopped() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
-	}
-}
 
 // Close closes the connection once.
 func (c *conn) Close() error {

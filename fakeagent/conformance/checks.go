@@ -546,8 +546,7 @@ func checkWellFormed(_ context.Context, s *suite) Result {
 	st := s.main.Stats()
 	var devs []string
 	for d, n := range st.Deviations {
-		// ModuleInit is optional: most modules never send it.
-		if d == fakeagent.DeviationNoModuleInit || n == 0 {
+		if n == 0 {
 			continue
 		}
 		devs = append(devs, fmt.Sprintf("%s ×%d", d, n))

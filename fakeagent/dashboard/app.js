@@ -25,7 +25,6 @@
   };
   // What each protocol deviation means (fakeagent.Deviation).
   const DEVIATIONS = {
-    no_module_init: "A PreRequest came from a module that never sent ModuleInit.",
     request_id_not_updated: "The request got a RequestID but no UpdateRequest came within the update expiry.",
     unknown_request_id: "An UpdateRequest named a RequestID that was not pending.",
     remote_addr_with_port: "RemoteAddr carries a port; it must be the client IP alone.",
