@@ -101,7 +101,6 @@ func (c *conn) stopReading() {
 	c.doneOnce.Do(func() { close(c.done) })
 }
 
-
 // Close closes the connection once.
 func (c *conn) Close() error {
 	c.closeOnce.Do(func() {
