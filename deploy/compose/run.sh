@@ -26,7 +26,7 @@ fail() {
 	exit 1
 }
 
-"$here/build-compose.sh"
+timeout 30m "$here/build-compose.sh"
 
 work=$(mktemp -d)
 service_pid= health_pid=
