@@ -524,7 +524,10 @@ type Info struct {
 
 // info describes s now.
 func (s *Server) info() Info {
-	engine := "built-in detect engine"
+	engine := "native (built-in pipeline)"
+	if s.cfg.Engine == EngineCRS {
+		engine = fmt.Sprintf("crs (OWASP CRS on Coraza, paranoia %d, threshold %d)", s.cfg.CRSParanoia, s.cfg.CRSThreshold)
+	}
 	if s.cfg.Decider != nil {
 		engine = "a Decider supplied in code"
 	}
