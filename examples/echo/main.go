@@ -22,7 +22,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v5"
 
 	sigsci "github.com/seed-a2a44e50/ngwaf-helloworld/module"
 )
@@ -93,20 +93,19 @@ func newApp(network, address string, logger *slog.Logger) (http.Handler, func() 
 		return nil, nil, fmt.Errorf("setting up the module: %w", err)
 	}
 	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	e.GET("/healthz", func(c *echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	g := e.Group("", protect)
-	g.GET("/", func(c echo.Context) error { return c.String(http.StatusOK, "Hello from echo!\n") })
-	g.GET("/hello/:name", func(c echo.Context) error {
+	g.GET("/", func(c *echo.Context) error { return c.String(http.StatusOK, "Hello from echo!\n") })
+	g.GET("/hello/:name", func(c *echo.Context) error {
 		return c.String(http.StatusOK, "Hello, "+c.Param("name")+"!\n")
 	})
-	g.POST("/echo", func(c echo.Context) error {
+	g.POST("/echo", func(c *echo.Context) error {
 		body, err := io.ReadAll(c.Request().Body)
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 		}
 		return c.Blob(http.StatusOK, "text/plain; charset=utf-8", body)
 	})
-	g.GET("/teapot", func(c echo.Context) error { return echo.NewHTTPError(http.StatusTeapot, "short and stout") })
+	g.GET("/teapot", func(c *echo.Context) error { return echo.NewHTTPError(http.StatusTeapot, "short and stout") })
 	return e, m.Close, nil
 }

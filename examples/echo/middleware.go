@@ -4,7 +4,7 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v5"
 
 	sigsci "github.com/seed-a2a44e50/ngwaf-helloworld/module"
 )
@@ -14,7 +14,7 @@ import (
 type callKey struct{}
 
 type echoCall struct {
-	c    echo.Context
+	c    *echo.Context
 	next echo.HandlerFunc
 }
 
@@ -32,7 +32,7 @@ func Middleware(options ...sigsci.ModuleConfigOption) (echo.MiddlewareFunc, *sig
 		return nil, nil, err
 	}
 	mw := func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
+		return func(c *echo.Context) error {
 			res, req := c.Response(), c.Request()
 			m.ServeHTTP(res, req.WithContext(context.WithValue(req.Context(), callKey{}, &echoCall{c: c, next: next})))
 			c.SetResponse(res) // what the server wrote to, for middleware before this one
@@ -47,8 +47,8 @@ func Middleware(options ...sigsci.ModuleConfigOption) (echo.MiddlewareFunc, *sig
 func callNext(w http.ResponseWriter, r *http.Request) {
 	call := r.Context().Value(callKey{}).(*echoCall)
 	call.c.SetRequest(r)
-	call.c.SetResponse(echo.NewResponse(w, call.c.Echo()))
+	call.c.SetResponse(echo.NewResponse(w, call.c.Echo().Logger))
 	if err := call.next(call.c); err != nil {
-		call.c.Error(err)
+		call.c.Echo().HTTPErrorHandler(call.c, err)
 	}
 }
