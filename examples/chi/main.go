@@ -8,77 +8,19 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"strings"
-	"syscall"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/seed-a2a44e50/ngwaf-helloworld/examples/internal/exampleserver"
 	sigsci "github.com/seed-a2a44e50/ngwaf-helloworld/module"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "chi:", err)
-		os.Exit(1)
-	}
-}
-
-// run serves until ctx is done. It prints "listening on http://ADDR" once
-// the listener is open.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("chi", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	listen := fs.String("listen", "127.0.0.1:8080", "address to serve HTTP on")
-	agent := fs.String("agent", sigsci.DefaultRPCAddress, `the agent's RPC address: a Unix socket path (contains "/") or host:port`)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	network := "tcp"
-	if strings.Contains(*agent, "/") {
-		network = "unix"
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	app, closeApp, err := newApp(network, *agent, logger)
-	if err != nil {
-		return err
-	}
-	defer closeApp()
-
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", *listen, err)
-	}
-	srv := &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutting down: %w", err)
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	exampleserver.Main("chi", newApp)
 }
 
 // newApp is the chi router: /healthz answered directly, everything else
