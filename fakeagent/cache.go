@@ -37,6 +37,9 @@ type configSettings struct {
 	Decider      bool          `json:"decider,omitempty"`
 	UpdateExpiry time.Duration `json:"update_expiry_ns"`
 	Faults       Faults        `json:"faults"`
+	Engine       string        `json:"engine"`
+	CRSParanoia  int           `json:"crs_paranoia,omitempty"`
+	CRSThreshold int           `json:"crs_threshold,omitempty"`
 
 	Decision             DecisionMode  `json:"decision"`
 	Thresholds           []Threshold   `json:"thresholds,omitempty"`

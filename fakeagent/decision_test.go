@@ -429,9 +429,11 @@ func TestFingerprintFollowsTheDecisionSettings(t *testing.T) {
 		"a rate limit":           WithRateLimits(RateLimit{ID: "a", Threshold: 1, Interval: time.Minute, Duration: time.Minute}),
 		"the client IP header":   WithClientIPHeader("X-Real-IP"),
 		"custom request headers": WithCustomRequestHeaders([2]string{"X-Env", "1"}),
+		"the engine":             WithEngine(EngineCRS),
 	} {
 		assert.NotEqual(t, base, fp(opt), name)
 	}
 	assert.NotEqual(t, fp(WithDecision(DecisionThreshold)),
 		fp(WithDecision(DecisionThreshold), WithThresholds(0, Threshold{time.Minute, 5})), "the thresholds")
+	assert.NotEqual(t, fp(WithEngine(EngineCRS)), fp(WithEngine(EngineCRS), WithCRS(2, 7)), "CRS's paranoia and threshold")
 }

@@ -112,3 +112,28 @@ func TestLoadRateLimits(t *testing.T) {
 		assert.Empty(t, s.policy.rateLimits)
 	})
 }
+
+func TestARulesFileMappingAppliesItsRateLimits(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(`
+rules:
+  - id: allow-health
+    conditions:
+      - {field: path, op: prefix, value: /healthz}
+    action: allow
+rate_limits:
+  - id: burst
+    threshold: 3
+    interval: 1m
+    duration: 5m
+    block: all
+    code: 429
+`), 0o600))
+	s := Start(t, WithRulesFile(path), WithClock(NewManualClock(time.Unix(1_700_000_000, 0))))
+	cl := dial(t, s)
+	var codes []int32
+	for range 5 {
+		codes = append(codes, pre(t, cl, benign()).WAFResponse)
+	}
+	assert.Equal(t, []int32{200, 200, 200, 429, 429}, codes, "the client is limited once over the threshold")
+}

@@ -130,6 +130,7 @@ func New(cfg Config) (*Server, error) {
 		Decider:      cfg.Decider != nil,
 		UpdateExpiry: cfg.UpdateExpiry,
 		Faults:       cfg.Faults,
+		Engine:       cfg.Engine,
 
 		Decision:             cfg.Decision,
 		RateLimits:           cfg.RateLimits,
@@ -138,6 +139,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Decision == DecisionThreshold {
 		settings.Thresholds, settings.FlagDuration = cfg.Thresholds, cfg.FlagDuration
+	}
+	if cfg.Engine == EngineCRS {
+		settings.CRSParanoia, settings.CRSThreshold = cfg.CRSParanoia, cfg.CRSThreshold
 	}
 	fp, err := fingerprint(settings, rules)
 	if err != nil {
