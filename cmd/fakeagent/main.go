@@ -11,7 +11,8 @@
 // variable SIGSCI_NAME (upper case, dashes to underscores) and a key of
 // the agent.conf file named by -config; a flag wins over its variable,
 // which wins over the file. Unknown real-agent keys in the file are
-// accepted with a warning; unknown fake- keys are errors.
+// accepted with a warning; unknown fake- keys and SIGSCI_FAKE_* variables
+// are errors.
 //
 // Usage:
 //
@@ -50,14 +51,15 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	code := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
+	code := run(ctx, os.Args, os.Environ(), os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
-// run is the whole program: it serves until ctx is done and returns the
-// exit code.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+// run is the whole program, with environ the environment as KEY=value
+// pairs: it serves until ctx is done and returns the exit code.
+func run(ctx context.Context, args []string, environ []string, stdout, stderr io.Writer) int {
+	getenv := lookupIn(environ)
 	if len(args) > 1 && args[1] == "probe" {
 		return runProbe(ctx, args[2:], getenv, stdout, stderr)
 	}
@@ -65,6 +67,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs := flag.NewFlagSet("fakeagent", flag.ContinueOnError)
 	opts.agentFlags(fs)
 	warnings, err := parse(fs, args[1:], getenv)
+	if err == nil {
+		err = checkFakeVariables(fs, environ)
+	}
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			usage(stdout, fs, "fakeagent [flags]\n  fakeagent probe [-rpc-address address] [-timeout 1s]\n  fakeagent -version")
@@ -139,4 +144,16 @@ func usage(w io.Writer, fs *flag.FlagSet, synopsis string) {
 	})
 	fs.SetOutput(w)
 	fs.PrintDefaults()
+}
+
+// lookupIn returns a getenv over environ; the last of repeated keys wins,
+// as with os.Getenv.
+func lookupIn(environ []string) func(string) string {
+	env := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	return func(k string) string { return env[k] }
 }
