@@ -213,28 +213,27 @@ func TestDebugLogAllTheThings(t *testing.T) {
 }
 
 func TestUnknownVariables(t *testing.T) {
-	t.Run("the real agent's are left alone", func(t *testing.T) {
-		d := newDirs(t)
-		a := startAgent(t, d.args(), map[string]string{"SIGSCI_STATSD_ADDRESS": "127.0.0.1:8125", "SIGSCI_FAKE_NOPE": ""})
-		a.ready(t)
-		assert.Equal(t, 0, a.stop(t))
-	})
-	t.Run("an unknown fake one is an error", func(t *testing.T) {
-		d := newDirs(t)
-		r := runOnce(d.args(), map[string]string{"SIGSCI_FAKE_UPDATE_EXPIRE": "3s"})
-		assert.Equal(t, 2, r.code)
-		assert.Equal(t, "fakeagent: unknown variable SIGSCI_FAKE_UPDATE_EXPIRE (variables SIGSCI_FAKE_* set the fake agent's own options; -h lists them)\n", r.stderr)
-	})
-	t.Run("the probe ignores them", func(t *testing.T) {
-		r := runOnce([]string{"probe", "-rpc-address", "127.0.0.1:1", "-timeout", "50ms"}, map[string]string{"SIGSCI_FAKE_NOPE": "1"})
-		assert.Equal(t, 1, r.code, "fails to connect, not on the variable")
-		assert.NotContains(t, r.stderr, "SIGSCI_FAKE_NOPE")
-	})
-}
-
-func TestLookupIn(t *testing.T) {
-	get := lookupIn([]string{"A=1", "B=x=y", "A=2", "NOEQUALS"})
-	assert.Equal(t, "2", get("A"), "the last wins, as with os.Getenv")
-	assert.Equal(t, "x=y", get("B"))
-	assert.Empty(t, get("NOEQUALS"))
+	cases := []struct {
+		name    string
+		args    []string
+		environ []string
+		want    string // "" for no error
+	}{
+		{"the real agent's are left alone", []string{"fakeagent"}, []string{"SIGSCI_STATSD_ADDRESS=127.0.0.1:8125", "PATH=/bin"}, ""},
+		{"known fake ones are fine", []string{"fakeagent", "-agent-mode", "off"}, []string{"SIGSCI_FAKE_LATENCY=1ms", "SIGSCI_FAKE_UPDATE_EXPIRY=3s"}, ""},
+		{"an empty unknown one counts as unset", []string{"fakeagent"}, []string{"SIGSCI_FAKE_NOPE="}, ""},
+		{"an unknown fake one is an error", []string{"fakeagent"}, []string{"SIGSCI_FAKE_UPDATE_EXPIRE=3s"},
+			"unknown variable SIGSCI_FAKE_UPDATE_EXPIRE (variables SIGSCI_FAKE_* set the fake agent's own options; -h lists them)"},
+		{"subcommands have their own", []string{"fakeagent", "probe"}, []string{"SIGSCI_FAKE_NOPE=1"}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkEnviron(tc.args, tc.environ)
+			if tc.want == "" {
+				assert.NoError(t, err)
+			} else {
+				assert.EqualError(t, err, tc.want)
+			}
+		})
+	}
 }

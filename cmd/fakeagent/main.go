@@ -51,15 +51,31 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	code := run(ctx, os.Args, os.Environ(), os.Stdout, os.Stderr)
+	code := exitUsage
+	if err := checkEnviron(os.Args, os.Environ()); err != nil {
+		printError(os.Stderr, "fakeagent", err)
+	} else {
+		code = run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
+	}
 	stop()
 	os.Exit(code)
 }
 
-// run is the whole program, with environ the environment as KEY=value
-// pairs: it serves until ctx is done and returns the exit code.
-func run(ctx context.Context, args []string, environ []string, stdout, stderr io.Writer) int {
-	getenv := lookupIn(environ)
+// checkEnviron checks the environment, KEY=value pairs, before the agent
+// command (not a subcommand) runs: see checkFakeVariables. run cannot, as
+// it reads the environment through a getenv function.
+func checkEnviron(args, environ []string) error {
+	if len(args) > 1 && !strings.HasPrefix(args[1], "-") {
+		return nil // a subcommand, with options of its own
+	}
+	fs := flag.NewFlagSet("fakeagent", flag.ContinueOnError)
+	defaultOptions().agentFlags(fs)
+	return checkFakeVariables(fs, environ)
+}
+
+// run is the whole program: it serves until ctx is done and returns the
+// exit code.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) > 1 && args[1] == "probe" {
 		return runProbe(ctx, args[2:], getenv, stdout, stderr)
 	}
@@ -67,9 +83,6 @@ func run(ctx context.Context, args []string, environ []string, stdout, stderr io
 	fs := flag.NewFlagSet("fakeagent", flag.ContinueOnError)
 	opts.agentFlags(fs)
 	warnings, err := parse(fs, args[1:], getenv)
-	if err == nil {
-		err = checkFakeVariables(fs, environ)
-	}
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			usage(stdout, fs, "fakeagent [flags]\n  fakeagent probe [-rpc-address address] [-timeout 1s]\n  fakeagent -version")
@@ -144,16 +157,4 @@ func usage(w io.Writer, fs *flag.FlagSet, synopsis string) {
 	})
 	fs.SetOutput(w)
 	fs.PrintDefaults()
-}
-
-// lookupIn returns a getenv over environ; the last of repeated keys wins,
-// as with os.Getenv.
-func lookupIn(environ []string) func(string) string {
-	env := make(map[string]string, len(environ))
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			env[k] = v
-		}
-	}
-	return func(k string) string { return env[k] }
 }
