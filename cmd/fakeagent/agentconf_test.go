@@ -2,6 +2,8 @@ package main
 
 import (
 	"flag"
+	"net"
+	"net/rpc"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/seed-a2a44e50/ngwaf-helloworld/module/wire"
 )
 
 // writeConf writes an agent.conf and returns its path.
@@ -236,4 +240,36 @@ func TestUnknownVariables(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestDecisionOptionsEndToEnd(t *testing.T) {
+	d := newDirs(t)
+	a := startAgent(t, d.args("-fake-decision", "threshold", "-fake-thresholds", "1m:2", "-custom-request-headers", "X-Env:test"),
+		map[string]string{"SIGSCI_CLIENT_IP_HEADER": "X-Real-IP"})
+	a.ready(t)
+	nc, err := net.DialTimeout("unix", d.sock, waitTimeout)
+	require.NoError(t, err)
+	cl := rpc.NewClientWithCodec(wire.NewClientCodec(nc))
+	defer func() { _ = cl.Close() }()
+	attack := func(client string) wire.RPCMsgOut {
+		now := time.Now()
+		in := &wire.RPCMsgIn{
+			ModuleVersion: "test 1", Timestamp: now.Unix(), NowMillis: now.UnixMilli(),
+			RemoteAddr: "10.0.0.2", Method: "GET", URI: "/?q=1'%20OR%20'1'='1", ServerName: "example.com",
+			HeadersIn:    [][2]string{{"Host", "example.com"}, {"User-Agent", "test"}, {"X-Real-IP", client}},
+			ResponseCode: -1, ResponseSize: -1,
+		}
+		var out wire.RPCMsgOut
+		require.NoError(t, cl.Call(wire.MethodPreRequest, in, &out))
+		return out
+	}
+	first := attack("203.0.113.7")
+	assert.Equal(t, int32(200), first.WAFResponse, "below the threshold, tagged only")
+	assert.Contains(t, first.RequestHeaders, [2]string{"X-Env", "test"})
+	assert.Equal(t, int32(200), attack("203.0.113.7").WAFResponse, "the second flags the IP")
+	third := attack("203.0.113.7")
+	assert.Equal(t, int32(406), third.WAFResponse)
+	assert.Equal(t, [2]string{"X-SigSci-Tags", "SITE-FLAGGED-IP,SQLI"}, third.RequestHeaders[0])
+	assert.Equal(t, int32(200), attack("203.0.113.8").WAFResponse, "another client behind the same proxy")
+	assert.Equal(t, 0, a.stop(t))
 }
