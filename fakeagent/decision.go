@@ -115,6 +115,9 @@ func parseIP(s string) (string, bool) {
 		return "", false
 	}
 	if a, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
+		if a.Is4() && s[0] != '[' {
+			return s, true // already canonical; saves an allocation per request
+		}
 		return a.Unmap().String(), true
 	}
 	if host, _, err := net.SplitHostPort(s); err == nil {

@@ -437,3 +437,36 @@ func TestFingerprintFollowsTheDecisionSettings(t *testing.T) {
 		fp(WithDecision(DecisionThreshold), WithThresholds(0, Threshold{time.Minute, 5})), "the thresholds")
 	assert.NotEqual(t, fp(WithEngine(EngineCRS)), fp(WithEngine(EngineCRS), WithCRS(2, 7)), "CRS's paranoia and threshold")
 }
+
+func TestRulesSeeTheClientIP(t *testing.T) {
+	rules := []detect.Rule{{
+		ID:         "block-net",
+		Conditions: []detect.Condition{{Field: detect.FieldIP, Op: detect.OpCIDR, Value: "203.0.113.0/24"}},
+		Action:     detect.RuleAction{Type: detect.ActionBlock, Code: 403},
+	}}
+	cases := []struct {
+		name   string
+		opts   []Option
+		in     *wire.RPCMsgIn
+		status int32
+		ip     string
+	}{
+		{"from X-Forwarded-For by default", nil, xff(benign(), "203.0.113.7"), 403, "203.0.113.7"},
+		{"from RemoteAddr without the header", nil, benign(), 200, "192.0.2.10"},
+		{"from the header named", []Option{WithClientIPHeader("X-Real-IP")}, func() *wire.RPCMsgIn {
+			in := xff(benign(), "198.51.100.1")
+			in.HeadersIn = append(in.HeadersIn, [2]string{"X-Real-IP", "203.0.113.9"})
+			return in
+		}(), 403, "203.0.113.9"},
+		{"from RemoteAddr alone when told", []Option{WithClientIPHeader(NoClientIPHeader)}, xff(benign(), "203.0.113.7"), 200, "10.0.0.2"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := Start(t, append([]Option{WithRules(rules)}, tc.opts...)...)
+			assert.Equal(t, tc.status, pre(t, dial(t, s), tc.in).WAFResponse)
+			rec := recordOf(t, s)
+			assert.Equal(t, tc.ip, rec.ClientIP)
+			assert.Equal(t, tc.in.RemoteAddr, rec.In.RemoteAddr, "the message is recorded as sent")
+		})
+	}
+}

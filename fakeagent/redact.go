@@ -1,6 +1,7 @@
 package fakeagent
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/url"
 	"strings"
@@ -34,17 +35,40 @@ var sensitiveHeaders = map[string]bool{
 // isSensitiveName reports whether a header or parameter named name has a
 // value that is redacted.
 func isSensitiveName(name string) bool {
-	n := strings.ToLower(name)
-	if sensitiveHeaders[n] {
+	// Lower-cased on the stack: this runs for every header of every
+	// recorded request.
+	var buf [64]byte
+	var n []byte
+	if len(name) <= len(buf) {
+		n = buf[:len(name)]
+		for i := 0; i < len(name); i++ {
+			c := name[i]
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			n[i] = c
+		}
+	} else {
+		n = []byte(strings.ToLower(name))
+	}
+	if sensitiveHeaders[string(n)] {
 		return true
 	}
-	for _, w := range sensitiveWords {
-		if strings.Contains(n, w) {
+	for _, w := range sensitiveWordBytes {
+		if bytes.Contains(n, w) {
 			return true
 		}
 	}
 	return false
 }
+
+var sensitiveWordBytes = func() [][]byte {
+	out := make([][]byte, len(sensitiveWords))
+	for i, w := range sensitiveWords {
+		out[i] = []byte(w)
+	}
+	return out
+}()
 
 // redactOverlap is how far past recordBodyLimit a body is redacted before
 // it is cut, so that a number straddling the cut is still recognised.
@@ -123,7 +147,7 @@ func redactURI(uri string) string {
 // redactForm redacts the values of sensitive parameters in a
 // query-string-shaped text, keeping its encoding otherwise.
 func redactForm(form string) string {
-	if !strings.Contains(form, "=") {
+	if !strings.Contains(form, "=") || !hasSensitiveParam(form) {
 		return form
 	}
 	parts := strings.Split(form, "&")
@@ -141,6 +165,27 @@ func redactForm(form string) string {
 		}
 	}
 	return strings.Join(parts, "&")
+}
+
+// hasSensitiveParam reports whether a query-string-shaped text has a
+// parameter with a sensitive name, without allocating for the usual one
+// that has none.
+func hasSensitiveParam(form string) bool {
+	for p := range strings.SplitSeq(form, "&") {
+		name, _, ok := strings.Cut(p, "=")
+		if !ok {
+			continue
+		}
+		if strings.IndexByte(name, '%') >= 0 || strings.IndexByte(name, '+') >= 0 {
+			if decoded, err := url.QueryUnescape(name); err == nil {
+				name = decoded
+			}
+		}
+		if isSensitiveName(name) {
+			return true
+		}
+	}
+	return false
 }
 
 // redactBody redacts a request body of the given content type.
@@ -300,6 +345,12 @@ func redactNumbers(s string) string {
 			i++
 			continue
 		}
+		if end, n := runDigits(s, i); n < 9 {
+			// Too few digits for a social security number (9) or a card
+			// number (13): skip without allocating.
+			i = end
+			continue
+		}
 		groups := digitGroups(s, i)
 		end := groups[len(groups)-1].end
 		spans := sensitiveSpans(s, groups)
@@ -318,6 +369,22 @@ func redactNumbers(s string) string {
 	}
 	b.WriteString(s[last:])
 	return b.String()
+}
+
+// runDigits returns the end of the run of digits and separators starting
+// at s[i] (as digitGroups reads it) and how many digits it holds.
+func runDigits(s string, i int) (end, digits int) {
+	for groups := 0; ; groups++ {
+		for i < len(s) && isDigit(s[i]) {
+			i++
+			digits++
+		}
+		sep := separatorAt(s, i)
+		if sep == "" || i+len(sep) >= len(s) || !isDigit(s[i+len(sep)]) || groups == maxNumberGroups-1 {
+			return i, digits
+		}
+		i += len(sep)
+	}
 }
 
 // digitGroup is a maximal run of digits s[start:end]; sep is the

@@ -2,6 +2,8 @@ package main
 
 import (
 	"flag"
+	"net"
+	"net/rpc"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/seed-a2a44e50/ngwaf-helloworld/module/wire"
 )
 
 // writeConf writes an agent.conf and returns its path.
@@ -210,4 +214,62 @@ func TestDebugLogAllTheThings(t *testing.T) {
 		require.NoError(t, err)
 		assert.True(t, cfg.DebugLogWebInputs)
 	})
+}
+
+func TestUnknownVariables(t *testing.T) {
+	cases := []struct {
+		name    string
+		args    []string
+		environ []string
+		want    string // "" for no error
+	}{
+		{"the real agent's are left alone", []string{"fakeagent"}, []string{"SIGSCI_STATSD_ADDRESS=127.0.0.1:8125", "PATH=/bin"}, ""},
+		{"known fake ones are fine", []string{"fakeagent", "-agent-mode", "off"}, []string{"SIGSCI_FAKE_LATENCY=1ms", "SIGSCI_FAKE_UPDATE_EXPIRY=3s"}, ""},
+		{"an empty unknown one counts as unset", []string{"fakeagent"}, []string{"SIGSCI_FAKE_NOPE="}, ""},
+		{"an unknown fake one is an error", []string{"fakeagent"}, []string{"SIGSCI_FAKE_UPDATE_EXPIRE=3s"},
+			"unknown variable SIGSCI_FAKE_UPDATE_EXPIRE (variables SIGSCI_FAKE_* set the fake agent's own options; -h lists them)"},
+		{"subcommands have their own", []string{"fakeagent", "probe"}, []string{"SIGSCI_FAKE_NOPE=1"}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkEnviron(tc.args, tc.environ)
+			if tc.want == "" {
+				assert.NoError(t, err)
+			} else {
+				assert.EqualError(t, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestDecisionOptionsEndToEnd(t *testing.T) {
+	d := newDirs(t)
+	a := startAgent(t, d.args("-fake-decision", "threshold", "-fake-thresholds", "1m:2", "-custom-request-headers", "X-Env:test"),
+		map[string]string{"SIGSCI_CLIENT_IP_HEADER": "X-Real-IP"})
+	a.ready(t)
+	nc, err := net.DialTimeout("unix", d.sock, waitTimeout)
+	require.NoError(t, err)
+	cl := rpc.NewClientWithCodec(wire.NewClientCodec(nc))
+	defer func() { _ = cl.Close() }()
+	attack := func(client string) wire.RPCMsgOut {
+		now := time.Now()
+		in := &wire.RPCMsgIn{
+			ModuleVersion: "test 1", Timestamp: now.Unix(), NowMillis: now.UnixMilli(),
+			RemoteAddr: "10.0.0.2", Method: "GET", URI: "/?q=1'%20OR%20'1'='1", ServerName: "example.com",
+			HeadersIn:    [][2]string{{"Host", "example.com"}, {"User-Agent", "test"}, {"X-Real-IP", client}},
+			ResponseCode: -1, ResponseSize: -1,
+		}
+		var out wire.RPCMsgOut
+		require.NoError(t, cl.Call(wire.MethodPreRequest, in, &out))
+		return out
+	}
+	first := attack("203.0.113.7")
+	assert.Equal(t, int32(200), first.WAFResponse, "below the threshold, tagged only")
+	assert.Contains(t, first.RequestHeaders, [2]string{"X-Env", "test"})
+	assert.Equal(t, int32(200), attack("203.0.113.7").WAFResponse, "the second flags the IP")
+	third := attack("203.0.113.7")
+	assert.Equal(t, int32(406), third.WAFResponse)
+	assert.Equal(t, [2]string{"X-SigSci-Tags", "SITE-FLAGGED-IP,SQLI"}, third.RequestHeaders[0])
+	assert.Equal(t, int32(200), attack("203.0.113.8").WAFResponse, "another client behind the same proxy")
+	assert.Equal(t, 0, a.stop(t))
 }

@@ -11,7 +11,8 @@
 // variable SIGSCI_NAME (upper case, dashes to underscores) and a key of
 // the agent.conf file named by -config; a flag wins over its variable,
 // which wins over the file. Unknown real-agent keys in the file are
-// accepted with a warning; unknown fake- keys are errors.
+// accepted with a warning; unknown fake- keys and SIGSCI_FAKE_* variables
+// are errors.
 //
 // Usage:
 //
@@ -52,9 +53,26 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	code := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
+	code := exitUsage
+	if err := checkEnviron(os.Args, os.Environ()); err != nil {
+		printError(os.Stderr, "fakeagent", err)
+	} else {
+		code = run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
+	}
 	stop()
 	os.Exit(code)
+}
+
+// checkEnviron checks the environment, KEY=value pairs, before the agent
+// command (not a subcommand) runs: see checkFakeVariables. run cannot, as
+// it reads the environment through a getenv function.
+func checkEnviron(args, environ []string) error {
+	if len(args) > 1 && !strings.HasPrefix(args[1], "-") {
+		return nil // a subcommand, with options of its own
+	}
+	fs := flag.NewFlagSet("fakeagent", flag.ContinueOnError)
+	defaultOptions().agentFlags(fs)
+	return checkFakeVariables(fs, environ)
 }
 
 // run is the whole program: it serves until ctx is done and returns the

@@ -208,6 +208,22 @@ func parse(fs *flag.FlagSet, args []string, getenv func(string) string) ([]optio
 	return parseConfigFile(fs, func(name string) bool { return set[name] || fromEnv[name] })
 }
 
+// checkFakeVariables rejects SIGSCI_FAKE_* variables that name no option:
+// the fake- options are the double's own, so one it does not know is a
+// typo rather than a real agent's option. (Other SIGSCI_* variables may be
+// the real agent's, and are left alone.)
+func checkFakeVariables(fs *flag.FlagSet, environ []string) error {
+	known := make(map[string]bool)
+	fs.VisitAll(func(f *flag.Flag) { known[envName(f.Name)] = true })
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "SIGSCI_FAKE_") && v != "" && !known[k] {
+			return fmt.Errorf("unknown variable %s (variables SIGSCI_FAKE_* set the fake agent's own options; -h lists them)", k)
+		}
+	}
+	return nil
+}
+
 // parseConfigFile applies the config file named by the config option, if
 // any, to the options not set otherwise, and returns the options it
 // ignored.
