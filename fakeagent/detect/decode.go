@@ -1,12 +1,19 @@
 package detect
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // unescape percent-decodes s once; with plus, '+' also decodes to a space
 // (query strings and form bodies). Malformed escapes are kept as they are,
 // which is what servers that tolerate them see. It allocates only when s
 // contains something to decode.
-func unescape(s string, plus bool) string {
+func unescape(s string, plus bool) string { return percentDecode(s, plus, false) }
+
+// percentDecode is unescape, and with uni also IIS's %uXXXX form (as
+// UTF-8).
+func percentDecode(s string, plus, uni bool) string {
 	i := strings.IndexByte(s, '%')
 	if plus {
 		if j := strings.IndexByte(s, '+'); j >= 0 && (i < 0 || j < i) {
@@ -24,6 +31,10 @@ func unescape(s string, plus bool) string {
 		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
 			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
 			i += 2
+		case uni && c == '%' && i+5 < len(s) && (s[i+1] == 'u' || s[i+1] == 'U') && isHex(s[i+2]) && isHex(s[i+3]) && isHex(s[i+4]) && isHex(s[i+5]):
+			r := rune(unhex(s[i+2]))<<12 | rune(unhex(s[i+3]))<<8 | rune(unhex(s[i+4]))<<4 | rune(unhex(s[i+5]))
+			b = utf8.AppendRune(b, r)
+			i += 5
 		case c == '+' && plus:
 			b = append(b, ' ')
 		default:

@@ -17,29 +17,7 @@ const maxDecodeRounds = 4
 // urlDecodeUni percent-decodes s once, including IIS's %uXXXX form;
 // malformed escapes are kept. '+' is left alone: values reach it already
 // form-decoded where '+' means a space.
-func urlDecodeUni(s string) string {
-	i := strings.IndexByte(s, '%')
-	if i < 0 {
-		return s
-	}
-	b := make([]byte, i, len(s))
-	copy(b, s[:i])
-	for ; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
-			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
-			i += 2
-		case c == '%' && i+5 < len(s) && (s[i+1] == 'u' || s[i+1] == 'U') && isHex(s[i+2]) && isHex(s[i+3]) && isHex(s[i+4]) && isHex(s[i+5]):
-			r := rune(unhex(s[i+2]))<<12 | rune(unhex(s[i+3]))<<8 | rune(unhex(s[i+4]))<<4 | rune(unhex(s[i+5]))
-			b = utf8.AppendRune(b, r)
-			i += 5
-		default:
-			b = append(b, c)
-		}
-	}
-	return string(b)
-}
+func urlDecodeUni(s string) string { return percentDecode(s, false, true) }
 
 // urlDecodeRepeated decodes s until it no longer changes, at most
 // maxDecodeRounds times.
