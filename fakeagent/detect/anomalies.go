@@ -46,8 +46,8 @@ var privateFiles = setOf(".htaccess", ".htpasswd", ".git", ".gitconfig", ".git-c
 
 // isPrivateFile looks for a private file name among the path segments of
 // lv (split on / and \). ".env.local" and the like count as ".env".
-func isPrivateFile(lv string) bool {
-	if strings.IndexByte(lv, '.') < 0 && !strings.Contains(lv, "id_") && !strings.Contains(lv, "_keys") && !strings.Contains(lv, "_hosts") {
+func isPrivateFile(lv string, c charClass) bool {
+	if !c.any(ccDot) && (!c.any(ccUnderscore) || !strings.Contains(lv, "id_") && !strings.Contains(lv, "_keys") && !strings.Contains(lv, "_hosts")) {
 		return false
 	}
 	for len(lv) > 0 {

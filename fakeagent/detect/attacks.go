@@ -72,9 +72,12 @@ func sqlEvidence(lv string, c charClass) bool {
 	if i := strings.IndexAny(lv, "'\"`"); i >= 0 && !strings.ContainsAny(lv[:i], " \t\r\n") && !proseQuote(lv, i) {
 		return true
 	}
-	if c.any(ccDashDash) || strings.Contains(lv, "/*") || strings.Contains(lv, "@@") || strings.Contains(lv, "0x") {
+	if c.any(ccDashDash) && sqlComment(lv) || c.any(ccSlash) && strings.Contains(lv, "/*") || c.any(ccAt) && strings.Contains(lv, "@@") || c.any(ccZeroX) && strings.Contains(lv, "0x") {
 		return true
 	}
+	// An '=' is a comparison when something can end the value's context
+	// around it: "key=value" and "dGVzdA==" are not.
+	eqCompares := c.any(ccSpace | ccQuote | ccParen | ccShell | ccAngle | ccHash)
 	for i := 0; i < len(lv); i++ {
 		switch lv[i] {
 		case '#':
@@ -83,7 +86,9 @@ func sqlEvidence(lv string, c charClass) bool {
 				return true
 			}
 		case '=':
-			return true
+			if eqCompares {
+				return true
+			}
 		case '<':
 			// "<command>" is a placeholder or a tag, not a comparison.
 			if i+1 < len(lv) && ('a' <= lv[i+1] && lv[i+1] <= 'z' || lv[i+1] == '/') {
@@ -113,12 +118,43 @@ func sqlEvidence(lv string, c charClass) bool {
 			break
 		}
 		w := lv[start:i]
-		if isSQLWord(w) || prev != "" && sqlPairNext(prev) == w || i < len(lv) && lv[i] == '(' && sqlPairNext(w) == "(" {
+		if isSQLWord(w) && sqlWordUsed(w, lv[i:]) || prev != "" && sqlPairNext(prev) == w || i < len(lv) && lv[i] == '(' && sqlPairNext(w) == "(" {
 			return true
 		}
 		prev = w
 	}
 	return false
+}
+
+// sqlComment reports a "--" that can end a query: glued to what precedes
+// it ("admin'--", "1--", ")--") or ending the value, not a dash pair
+// between words of prose ("the door -- thanks").
+func sqlComment(lv string) bool {
+	for i := 0; ; {
+		j := strings.Index(lv[i:], "--")
+		if j < 0 {
+			return false
+		}
+		j += i
+		if j == 0 || lv[j-1] != ' ' || strings.TrimRight(lv[j:], "- \t\r\n") == "" {
+			return true
+		}
+		i = j + 2
+	}
+}
+
+// sqlWordUsed reports whether the SQL word w, followed by rest, is used
+// as SQL: UNION needs its SELECT, SELECT a column list (a call, '*', '@',
+// a number, a list) or a FROM. "Union Station" and "Select a plan" are
+// names.
+func sqlWordUsed(w, rest string) bool {
+	switch w {
+	case "union":
+		return strings.Contains(rest, "select")
+	case "select":
+		return strings.ContainsAny(rest, "(*@,0123456789") || strings.Contains(rest, "from")
+	}
+	return true
 }
 
 // proseQuote reports whether the quote at lv[i], in the value's first word,
@@ -249,8 +285,12 @@ func setOf(words ...string) map[string]bool {
 }
 
 func isCmdExe(v, lv string, c charClass) bool {
-	if !c.any(ccShell | ccDollar | ccSlash | ccSpace) {
-		return false
+	if !c.any(ccShell | ccDollar | ccSlash) {
+		// Of shellIndicators, only those with " -" or ".exe" can be in a
+		// value without these characters.
+		if !c.any(ccSpace) || !strings.Contains(lv, " -") && !strings.Contains(lv, ".exe") {
+			return false
+		}
 	}
 	if c.any(ccSlash|ccSpace|ccDollar) && (strings.Contains(lv, "/bin/") || strings.Contains(lv, "/dev/") ||
 		strings.Contains(lv, "cmd") || strings.Contains(lv, "sh") || strings.Contains(lv, "ifs") ||
@@ -482,16 +522,15 @@ var (
 	// directly, and a method call (".exec(" in JavaScript) does not count.
 	phpWeakFuncs = setOf("eval", "system", "exec", "assert", "include", "require",
 		"include_once", "require_once")
-	phpMarkers = []string{"<?php", "<?=", "php://", "phar://", "expect://", "data://", "zlib://"}
+	// phpSchemeMarkers are the stream wrappers isCodeInjection knows
+	// without isPHPInjection (which knows more, see phpWrappers); the open
+	// tags "<?php" and "<?=" go with them.
+	phpSchemeMarkers = []string{"php://", "phar://", "expect://", "data://", "zlib://"}
 )
 
 func isCodeInjection(lv string, c charClass) bool {
-	if c.any(ccMarkup | ccColon) {
-		for _, m := range phpMarkers {
-			if strings.Contains(lv, m) {
-				return true
-			}
-		}
+	if c.any(ccMarkup) && c.any(ccGlob) && (strings.Contains(lv, "<?php") || strings.Contains(lv, "<?=")) || c.any(ccColon) && schemeIn(lv, phpSchemeMarkers) {
+		return true
 	}
 	if !c.any(ccParen) {
 		return false
@@ -616,6 +655,9 @@ var (
 )
 
 func isAWSSSRF(lv string, c charClass) bool {
+	if !c.any(ccColon | ccSlash | ccDot) {
+		return false // every literal has ':' or '.', every URL '/'
+	}
 	if !c.any(ccColon) && !strings.HasPrefix(lv, "//") && !strings.Contains(lv, "169.254.") && !strings.Contains(lv, "100.100.") && !strings.Contains(lv, "metadata") {
 		return false
 	}

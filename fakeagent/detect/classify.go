@@ -3,75 +3,109 @@ package detect
 // charClass records, from one scan over a value, which kinds of characters
 // it holds, so that detectors that cannot match are skipped for free. Most
 // benign values (IDs, words, numbers, emails, tokens) skip every detector.
-type charClass uint16
+type charClass uint64
 
 const (
-	ccSpace    charClass = 1 << iota // whitespace, CR and LF included
-	ccQuote                          // ' " `
-	ccSQLPunct                       // ; # ( ) = < > | & ! * ,
-	ccMarkup                         // '<' followed by a letter, '/', '!' or '?'
-	ccUpper                          // an ASCII upper-case letter
-	ccSlash                          // / or \
-	ccDollar                         // $
-	ccShell                          // ; | & ` CR LF
-	ccParen                          // (
-	ccColon                          // :
-	ccPercent                        // %
-	ccCRLF                           // CR or LF
-	ccNUL                            // NUL
-	ccHigh                           // a byte >= 0x80
-	ccDashDash                       // --
-	ccDotDot                         // ..
+	ccSpace      charClass = 1 << iota // whitespace, CR and LF included
+	ccQuote                            // ' " `
+	ccSQLPunct                         // ; # ( ) = < > | & ! * ,
+	ccMarkup                           // '<' followed by a letter, '/', '!' or '?'
+	ccUpper                            // an ASCII upper-case letter
+	ccSlash                            // / or \
+	ccDollar                           // $
+	ccShell                            // ; | & ` CR LF
+	ccParen                            // (
+	ccColon                            // :
+	ccPercent                          // %
+	ccCRLF                             // CR or LF
+	ccNUL                              // NUL
+	ccHigh                             // a byte >= 0x80
+	ccDashDash                         // --
+	ccDotDot                           // ..
+	ccAmp                              // &
+	ccBackslash                        // \
+	ccLBrace                           // {
+	ccTilde                            // ~
+	ccLBracket                         // [
+	ccGlob                             // ? or *
+	ccAngle                            // < or >
+	ccUnderscore                       // _
+	ccDot                              // .
+	ccAt                               // @
+	ccEquals                           // =
+	ccCaret                            // ^
+	ccZeroX                            // 0 followed by x or X
+	ccHash                             // #
+	ccBacktick                         // `
+	ccComma                            // ,
+	ccPlus                             // +
 )
+
+// byteClass is the class of each byte on its own; classify adds the
+// classes that depend on the next byte (ccMarkup, ccDashDash, ccDotDot,
+// ccZeroX) for the bytes marked ccContext.
+var byteClass = func() (t [256]charClass) {
+	for b := 'A'; b <= 'Z'; b++ {
+		t[b] = ccUpper
+	}
+	for b := 0x80; b < 0x100; b++ {
+		t[b] = ccHigh
+	}
+	t[' '], t['\t'], t['\v'], t['\f'] = ccSpace, ccSpace, ccSpace, ccSpace
+	t['\r'], t['\n'] = ccSpace|ccCRLF|ccShell, ccSpace|ccCRLF|ccShell
+	t['\''], t['"'] = ccQuote, ccQuote
+	t['`'] = ccQuote | ccShell | ccBacktick
+	t[';'], t['|'] = ccSQLPunct|ccShell, ccSQLPunct|ccShell
+	t['&'] = ccSQLPunct | ccShell | ccAmp
+	t['('] = ccSQLPunct | ccParen
+	t[')'], t['!'] = ccSQLPunct, ccSQLPunct
+	t['#'] = ccSQLPunct | ccHash
+	t['='] = ccSQLPunct | ccEquals
+	t['*'] = ccSQLPunct | ccGlob
+	t[','] = ccSQLPunct | ccComma
+	t['<'], t['>'] = ccSQLPunct|ccAngle, ccSQLPunct|ccAngle
+	t['/'] = ccSlash
+	t['\\'] = ccSlash | ccBackslash
+	t['$'] = ccDollar
+	t[':'] = ccColon
+	t['%'] = ccPercent
+	t['.'] = ccDot
+	t[0] = ccNUL
+	t['{'] = ccLBrace
+	t['~'] = ccTilde
+	t['['] = ccLBracket
+	t['?'] = ccGlob
+	t['_'] = ccUnderscore
+	t['@'] = ccAt
+	t['^'] = ccCaret
+	t['+'] = ccPlus
+	return t
+}()
 
 func classify(s string) charClass {
 	var c charClass
 	for i := 0; i < len(s); i++ {
-		switch b := s[i]; b {
-		case ' ', '\t', '\v', '\f':
-			c |= ccSpace
-		case '\r', '\n':
-			c |= ccSpace | ccCRLF | ccShell
-		case '\'', '"':
-			c |= ccQuote
-		case '`':
-			c |= ccQuote | ccShell
-		case ';', '|', '&':
-			c |= ccSQLPunct | ccShell
-		case '(':
-			c |= ccSQLPunct | ccParen
-		case '#', ')', '=', '>', '!', '*', ',':
-			c |= ccSQLPunct
+		b := s[i]
+		c |= byteClass[b]
+		if i+1 == len(s) {
+			break
+		}
+		switch n := s[i+1]; b {
 		case '<':
-			c |= ccSQLPunct
-			if i+1 < len(s) {
-				if n := s[i+1] | 0x20; 'a' <= n && n <= 'z' || s[i+1] == '/' || s[i+1] == '!' || s[i+1] == '?' {
-					c |= ccMarkup
-				}
+			if l := n | 0x20; 'a' <= l && l <= 'z' || n == '/' || n == '!' || n == '?' {
+				c |= ccMarkup
 			}
-		case '/', '\\':
-			c |= ccSlash
-		case '$':
-			c |= ccDollar
-		case ':':
-			c |= ccColon
-		case '%':
-			c |= ccPercent
 		case '-':
-			if i+1 < len(s) && s[i+1] == '-' {
+			if n == '-' {
 				c |= ccDashDash
 			}
 		case '.':
-			if i+1 < len(s) && s[i+1] == '.' {
+			if n == '.' {
 				c |= ccDotDot
 			}
-		case 0:
-			c |= ccNUL
-		default:
-			if 'A' <= b && b <= 'Z' {
-				c |= ccUpper
-			} else if b >= 0x80 {
-				c |= ccHigh
+		case '0':
+			if n|0x20 == 'x' {
+				c |= ccZeroX
 			}
 		}
 	}

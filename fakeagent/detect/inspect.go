@@ -78,7 +78,7 @@ func (in *inspector) value(v string, loc location) {
 		}
 		fallthrough
 	case locQuery:
-		if isPrivateFile(lv) {
+		if isPrivateFile(lv, c) {
 			in.sig.add(sigPrivateFile)
 		}
 	case locUserAgent:
@@ -87,7 +87,7 @@ func (in *inspector) value(v string, loc location) {
 		}
 	}
 	in.attacks(v, lv, c, loc)
-	if n := normalize(v); n != v {
+	if n := normalizeClass(v, c); n != v {
 		nc := classify(n)
 		in.attacks(n, lowerASCII(n, nc), nc, loc)
 	}
@@ -105,10 +105,10 @@ func (in *inspector) attacks(v, lv string, c charClass, loc location) {
 	if !c.any(ccSpace | ccQuote | ccSQLPunct | ccMarkup | ccSlash | ccDollar | ccShell | ccParen | ccColon | ccPercent | ccDotDot | ccNUL) {
 		// A token (an ID, a word, a number, an e-mail address): only a
 		// database's own names are an attack on their own.
-		if !in.sig.has(sigSQLI) && (strings.IndexByte(lv, '_') >= 0 || strings.IndexByte(lv, '.') >= 0 || strings.HasSuffix(lv, "db") || strings.IndexByte(lv, '$') >= 0) && sqlKeywords(lv) {
+		if !in.sig.has(sigSQLI) && (c.any(ccUnderscore|ccDot) || strings.HasSuffix(lv, "db")) && sqlKeywords(lv) {
 			in.sig.add(sigSQLI)
 		}
-		if !in.sig.has(sigXSS) && (strings.IndexByte(lv, '.') >= 0 || strings.Contains(lv, "+ad")) && isScriptInjection(lv, c) {
+		if !in.sig.has(sigXSS) && (c.any(ccDot) || strings.Contains(lv, "+ad")) && isScriptInjection(lv, c) {
 			in.sig.add(sigXSS)
 		}
 		return
@@ -119,10 +119,10 @@ func (in *inspector) attacks(v, lv string, c charClass, loc location) {
 	if !in.sig.has(sigXSS) && (isXSS(v, lv, c) || isScriptInjection(lv, c)) {
 		in.sig.add(sigXSS)
 	}
-	if !in.sig.has(sigCMDEXE) && (isCmdExe(v, lv, c) || (c.any(ccShell|ccDollar|ccSlash|ccSpace|ccQuote|ccSQLPunct) || strings.ContainsAny(lv, "{~[")) && isShellSyntax(lv)) {
+	if !in.sig.has(sigCMDEXE) && (isCmdExe(v, lv, c) || c.any(ccShell|ccDollar|ccSlash|ccSpace|ccQuote|ccSQLPunct|ccLBrace|ccTilde|ccLBracket) && isShellSyntax(lv, c)) {
 		in.sig.add(sigCMDEXE)
 	}
-	if !in.sig.has(sigTraversal) && (isTraversal(lv, c) || isSensitivePath(lv)) {
+	if !in.sig.has(sigTraversal) && (isTraversal(lv, c) || isSensitivePath(lv, c)) {
 		in.sig.add(sigTraversal)
 	}
 	if !in.sig.has(sigCodeInjection) && (isCodeInjection(lv, c) || isPHPInjection(lv, c)) {

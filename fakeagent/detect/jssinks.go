@@ -54,34 +54,34 @@ func isScriptInjection(lv string, c charClass) bool {
 			}
 		}
 	}
-	if strings.Contains(lv, "+adw-") || strings.Contains(lv, "+ad4-") {
+	if c.any(ccPlus) && (strings.Contains(lv, "+adw-") || strings.Contains(lv, "+ad4-")) {
 		return true // UTF-7 '<' and '>'
 	}
-	if strings.IndexByte(lv, '<') >= 0 && spacedTag(lv) {
+	if c.any(ccAngle) && strings.IndexByte(lv, '<') >= 0 && spacedTag(lv) {
 		return true
 	}
-	if strings.Contains(lv, "url(") && (strings.Contains(lv, "url(javascript") || strings.Contains(lv, "url(vbscript")) {
+	if c.any(ccParen) && strings.Contains(lv, "url(") && (strings.Contains(lv, "url(javascript") || strings.Contains(lv, "url(vbscript")) {
 		return true
 	}
-	eq := strings.IndexByte(lv, '=') >= 0
+	eq := c.any(ccEquals)
 	if eq && c.any(ccSpace|ccQuote|ccSlash) && scriptAttr(lv) {
 		return true
 	}
 	if eq && c.any(ccSpace|ccQuote|ccSlash) && eventHandlerAttr(lv) {
 		return true
 	}
-	if !c.any(ccParen) && !c.any(ccQuote) && strings.IndexByte(lv, '[') < 0 && !strings.Contains(lv, ".") && strings.IndexByte(lv, '$') < 0 && strings.IndexByte(lv, ':') < 0 {
+	if !c.any(ccParen | ccQuote | ccLBracket | ccDot | ccDollar | ccColon) {
 		return false
 	}
 	if c.any(ccColon) && scriptScheme(lv) {
 		return true
 	}
-	if (c.any(ccParen) || strings.IndexByte(lv, '`') >= 0) && jsCall(lv) {
+	if c.any(ccParen|ccBacktick) && jsCall(lv) {
 		return true
 	}
 	// The other sinks name one of these objects: values with none skip
 	// the list.
-	if strings.IndexByte(lv, '$') < 0 && !jsObjectWord(lv) {
+	if !c.any(ccDollar) && !jsObjectWord(lv) {
 		return false
 	}
 	js := jsForm(lv)

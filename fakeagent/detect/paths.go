@@ -43,9 +43,19 @@ var sensitiveHeads = func() map[string]bool {
 	return m
 }()
 
-// isSensitivePath reports a sensitive path among the parts of lv.
-func isSensitivePath(lv string) bool {
-	if !strings.ContainsAny(lv, `/\`) && !strings.HasSuffix(lv, ".ini") && !strings.HasSuffix(lv, ".sys") {
+// sensitiveByFirst is sensitivePaths by first byte: a segment is compared
+// with the entries that can match it only.
+var sensitiveByFirst = func() (t [256][]string) {
+	for _, p := range sensitivePaths {
+		t[p[0]] = append(t[p[0]], p)
+	}
+	return t
+}()
+
+// isSensitivePath reports a sensitive path among the parts of lv, of
+// class c.
+func isSensitivePath(lv string, c charClass) bool {
+	if !c.any(ccSlash) && (!c.any(ccDot) || !strings.HasSuffix(lv, ".ini") && !strings.HasSuffix(lv, ".sys")) {
 		return false
 	}
 	p := normalizePath(lv)
@@ -63,7 +73,7 @@ func isSensitivePath(lv string) bool {
 			continue
 		}
 		rest := p[i:]
-		for _, s := range sensitivePaths {
+		for _, s := range sensitiveByFirst[rest[0]] {
 			if strings.HasPrefix(rest, s) {
 				return true
 			}

@@ -75,25 +75,19 @@ var (
 
 // isPHPInjection reports PHP code in lv (lower-case, decoded).
 func isPHPInjection(lv string, c charClass) bool {
-	if c.any(ccMarkup|ccSQLPunct) || strings.Contains(lv, "<?") {
-		if phpOpenTag(lv) {
-			return true
-		}
-	}
-	if strings.Contains(lv, "[php]") || strings.Contains(lv, "[/php]") || strings.Contains(lv, "{php}") || strings.Contains(lv, "{/php}") {
+	if c.any(ccAngle) && c.any(ccGlob) && phpOpenTag(lv) {
 		return true
 	}
-	if strings.Contains(lv, "://") {
-		for _, w := range phpWrappers {
-			if strings.Contains(lv, w) {
-				return true
-			}
-		}
-	}
-	if strings.IndexByte(lv, '$') >= 0 && (phpVariableCode(lv) || phpSuperglobal(lv)) {
+	if c.any(ccLBracket) && (strings.Contains(lv, "[php]") || strings.Contains(lv, "[/php]")) || c.any(ccLBrace) && (strings.Contains(lv, "{php}") || strings.Contains(lv, "{/php}")) {
 		return true
 	}
-	if phpSerialized(lv) || phpIniSetting(lv) {
+	if c.any(ccColon) && schemeIn(lv, phpWrappers) {
+		return true
+	}
+	if c.any(ccDollar) && (phpVariableCode(lv) || phpSuperglobal(lv)) {
+		return true
+	}
+	if c.any(ccColon) && phpSerialized(lv) || c.any(ccEquals) && phpIniSetting(lv) {
 		return true
 	}
 	if c.any(ccParen) {
@@ -350,4 +344,23 @@ func phpUploadName(lname string) bool {
 		return ext != "inc" || strings.Contains(name, ".php")
 	}
 	return false
+}
+
+// schemeIn reports whether lv holds one of the "name://" URL prefixes of
+// schemes anywhere, as strings.Contains would, by looking only before each
+// "://" of lv.
+func schemeIn(lv string, schemes []string) bool {
+	for i := 0; ; {
+		j := strings.Index(lv[i:], "://")
+		if j < 0 {
+			return false
+		}
+		j += i
+		for _, s := range schemes {
+			if name := s[:len(s)-3]; strings.HasSuffix(lv[:j], name) {
+				return true
+			}
+		}
+		i = j + 1
+	}
 }

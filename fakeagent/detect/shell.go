@@ -77,11 +77,67 @@ var windowsConditions = setOf("exist", "defined", "errorlevel", "cmdextversion")
 // windowsCompare are cmd.exe's comparison operators.
 var windowsCompare = setOf("equ", "neq", "lss", "leq", "gtr", "geq")
 
-// isShellSyntax reports shell-only syntax and commands in lv (lower-case).
-func isShellSyntax(lv string) bool {
+// shellWords are the words commandStatement acts on: every command name
+// and cmdlet.
+var shellWords = newVocab([]map[string]bool{strongCommands, moreCommands, weakCommands, powershellCmdlets}, "alias")
+
+// statementCommand reports whether a statement of cl (a cmdLine form)
+// starts with one of shellWords, read as commandStatement reads it.
+func statementCommand(cl string) bool {
+	return statementWord(cl, func(word string) bool {
+		for k := len(word) - 1; k >= 0; k-- {
+			if word[k] == '/' {
+				word = word[k+1:]
+				break
+			}
+		}
+		if len(word) > 4 && word[len(word)-4:] == ".exe" {
+			word = word[:len(word)-4]
+		}
+		return shellWords.has(word)
+	})
+}
+
+// statementWord calls match on the word (a run of commandWordByte) at each
+// place of s where eachStatement starts a statement, and at a few more (s
+// is not whitespace-compressed), until one matches.
+func statementWord(s string, match func(word string) bool) bool {
+	for i := 0; i < len(s); {
+		for i < len(s) && statementSkip[s[i]] {
+			i++
+		}
+		start := i
+		for i < len(s) && commandWordByte[s[i]] {
+			i++
+		}
+		if match(s[start:i]) {
+			return true
+		}
+		for i < len(s) && !statementSeparator[s[i]] {
+			i++
+		}
+	}
+	return false
+}
+
+var (
+	statementSkip      = bytesOf(";|&(`' \t\n\r\v\f\xa0")
+	statementSeparator = bytesOf(";|&`\n")
+	commandWordByte    = bytesOf(wordBytes, "-./+")
+)
+
+// isShellSyntax reports shell-only syntax and commands in lv (lower-case,
+// of class c).
+func isShellSyntax(lv string, c charClass) bool {
 	cl := cmdLine(lv)
 	if cl != lv && isCmdExe(cl, cl, classify(cl)) {
 		return true
+	}
+	if !c.any(ccDollar|ccLBrace|ccTilde|ccLBracket|ccGlob|ccAngle) && (lv == "" || lv[0] != '\\') && !strings.Contains(cl, "-c") && !statementCommand(cl) {
+		// No expansion, glob, redirection, function syntax or "-c", and
+		// no statement starting with a command: only a cmd.exe statement
+		// is left to find.
+		return windowsStatements(lv)
 	}
 	s := compressWhitespace(cl)
 	if strings.Contains(s, "() { :;") || strings.Contains(s, "(){ :;") || strings.Contains(s, "(){:;") ||
@@ -99,8 +155,13 @@ func isShellSyntax(lv string) bool {
 	if eachStatement(s, func(stmt string, atStart bool) bool { return commandStatement(stmt, atStart) }) {
 		return true
 	}
-	// cmd.exe statements keep their quotes: read them before cmdLine.
-	if !strings.Contains(lv, "for") && !strings.Contains(lv, "if") {
+	return windowsStatements(lv)
+}
+
+// windowsStatements reports a cmd.exe FOR or IF statement in lv. cmd.exe
+// statements keep their quotes: they are read before cmdLine.
+func windowsStatements(lv string) bool {
+	if !statementWord(lv, func(w string) bool { return w == "for" || w == "if" }) {
 		return false
 	}
 	return eachStatement(compressWhitespace(lv), func(stmt string, _ bool) bool { return windowsStatement(stmt) })

@@ -100,15 +100,18 @@ func sqlKeywords(s string) bool {
 	}
 	ws := words[:n]
 	for k, w := range ws {
+		after := s[w.end:]
+		if strings.HasPrefix(after, "::") && k+1 < len(ws) && ws[k+1].start == w.end+2 && pgCastTypes[ws[k+1].w] {
+			return true
+		}
+		if !sqlVocab.has(w.w) {
+			continue // none of the checks below is about this word
+		}
 		if sqlIdentifiers[w.w] {
 			return true
 		}
-		after := s[w.end:]
 		afterSp := strings.TrimLeft(after, " ")
 		if strings.HasPrefix(afterSp, "(") && sqlFunctions[w.w] || strings.HasPrefix(after, "(") && sqlGluedFunctions[w.w] && gluedCallArg(after[1:]) {
-			return true
-		}
-		if strings.HasPrefix(after, "::") && k+1 < len(ws) && ws[k+1].start == w.end+2 && pgCastTypes[ws[k+1].w] {
 			return true
 		}
 		next := ""
@@ -234,14 +237,28 @@ func sqlKeywords(s string) bool {
 			return true
 		}
 		// PostgreSQL JSON operators between quoted operands.
-		for _, op := range []string{"' @> '", "' <@ '", "' ?| ", "' ?& ", "' #> '", "' #>> '", "' #- '", "' ->> ", "' -> ", "' @? '", "' @@ '", "' || '"} {
-			if strings.Contains(rest, op) {
-				return true
+		if strings.Contains(rest, "' ") {
+			for _, op := range pgJSONOperators {
+				if strings.Contains(rest, op) {
+					return true
+				}
 			}
 		}
 	}
 	return false
 }
+
+// pgJSONOperators are PostgreSQL JSON operators after a quoted operand.
+var pgJSONOperators = []string{"' @> '", "' <@ '", "' ?| ", "' ?& ", "' #> '", "' #>> '", "' #- '", "' ->> ", "' -> ", "' @? '", "' @@ '", "' || '"}
+
+// sqlKeywordCases are the words sqlKeywords's word checks start from,
+// besides its lists.
+var sqlKeywordCases = setOf("union", "select", "insert", "delete", "drop", "create", "alter",
+	"truncate", "into", "exec", "execute", "case", "order", "group", "having", "procedure", "as",
+	"or", "and", "xor", "where")
+
+// sqlVocab is every word sqlKeywords looks at as a word.
+var sqlVocab = newVocab([]map[string]bool{sqlIdentifiers, sqlFunctions, sqlGluedFunctions, sqlStatementStart, sqlKeywordCases})
 
 // stmtStart reports whether the word at s[i:] starts a statement: the
 // value's start or after ';' or a quote.

@@ -420,8 +420,11 @@ func normalizePath(s string) string {
 // detectors: percent (repeated, %u), HTML entities, backslash and 0x
 // escapes, full-width forms; once more percent-decoding in case an escape
 // produced one. It returns v itself when nothing applies.
-func normalize(v string) string {
-	if !strings.ContainsAny(v, "%&\\") && !strings.Contains(v, "0x") && !hasHighByte(v) {
+func normalize(v string) string { return normalizeClass(v, classify(v)) }
+
+// normalizeClass is normalize for a value of class c.
+func normalizeClass(v string, c charClass) string {
+	if !c.any(ccPercent|ccAmp|ccBackslash|ccHigh) && (!c.any(ccZeroX) || !strings.Contains(v, "0x")) {
 		return v
 	}
 	d := urlDecodeRepeated(v)
