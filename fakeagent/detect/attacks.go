@@ -69,7 +69,7 @@ func isSQLi(v, lv string, c charClass) bool {
 // evidence removes most of those and keeps real payloads. It is also far
 // cheaper than libinjection, so it runs first.
 func sqlEvidence(lv string, c charClass) bool {
-	if i := strings.IndexAny(lv, "'\"`"); i >= 0 && !strings.ContainsAny(lv[:i], " \t\r\n") && !proseQuote(lv, i) {
+	if i := quoteIndex(lv, c); i >= 0 && !strings.ContainsAny(lv[:i], " \t\r\n") && !proseQuote(lv, i) {
 		return true
 	}
 	if c.any(ccDashDash) && sqlComment(lv) || c.any(ccSlash) && strings.Contains(lv, "/*") || c.any(ccAt) && strings.Contains(lv, "@@") || c.any(ccZeroX) && strings.Contains(lv, "0x") {
@@ -155,6 +155,14 @@ func sqlWordUsed(w, rest string) bool {
 		return strings.ContainsAny(rest, "(*@,0123456789") || strings.Contains(rest, "from")
 	}
 	return true
+}
+
+// quoteIndex is the index of the first quote of lv, of class c, or -1.
+func quoteIndex(lv string, c charClass) int {
+	if !c.any(ccQuote) {
+		return -1
+	}
+	return strings.IndexAny(lv, "'\"`")
 }
 
 // proseQuote reports whether the quote at lv[i], in the value's first word,
@@ -269,11 +277,10 @@ var (
 	networkCommands = setOf("curl", "nc", "ping", "dig", "ftp", "ssh", "scp", "net")
 
 	// shellIndicators are command-injection payload fragments on their own.
-	// isCmdExe gates the search on anchors ("/bin/", "/dev/", "cmd", "sh",
-	// "ifs", " -e"): keep them in step when adding entries.
 	shellIndicators = []string{"/bin/sh", "/bin/bash", "/bin/zsh", "/bin/busybox", "/dev/tcp/",
 		"/dev/udp/", "cmd.exe", "cmd /c", "cmd /k", "powershell -", "powershell.exe", "pwsh -",
 		"nc -e ", "ncat -e", "bash -i", "bash -c", "${ifs}", "$ifs$"}
+	shellIndicatorSet = newSubstrings(shellIndicators...)
 )
 
 func setOf(words ...string) map[string]bool {
@@ -292,14 +299,8 @@ func isCmdExe(v, lv string, c charClass) bool {
 			return false
 		}
 	}
-	if c.any(ccSlash|ccSpace|ccDollar) && (strings.Contains(lv, "/bin/") || strings.Contains(lv, "/dev/") ||
-		strings.Contains(lv, "cmd") || strings.Contains(lv, "sh") || strings.Contains(lv, "ifs") ||
-		strings.Contains(lv, " -e")) {
-		for _, s := range shellIndicators {
-			if strings.Contains(lv, s) {
-				return true
-			}
-		}
+	if c.any(ccSlash|ccSpace|ccDollar) && shellIndicatorSet.in(lv) {
+		return true
 	}
 	if !c.any(ccShell | ccDollar) {
 		return false
@@ -451,26 +452,20 @@ func shellArgument(lv string, i int, cmd string, brace bool) bool {
 }
 
 // traversalFiles are system files that traversal payloads reach for, and
-// overlong UTF-8 encodings of '.' and '/'. isTraversal gates the search on
-// anchors ("etc", "proc", "win", ".ini", "web-inf", "var", bytes >= 0x80):
-// keep them in step when adding entries.
-var traversalFiles = []string{"etc/passwd", "etc/shadow", "etc/group",
+// overlong UTF-8 encodings of '.' and '/'. isTraversal looks for them in
+// values with a slash or a byte >= 0x80 ("win.ini" alone is
+// isSensitivePath's).
+var traversalFiles = newSubstrings("etc/passwd", "etc/shadow", "etc/group",
 	"etc/issue", "proc/self/", "proc/version", "win.ini", "boot.ini", "system.ini",
 	"windows/system32", "windows\\system32", "c:\\windows", "c:/windows", "web-inf/web.xml",
-	"var/log/", "\xc0\xae", "\xc0\xaf", "\xc1\x9c", "\xe0\x80\xae"}
+	"var/log/", "\xc0\xae", "\xc0\xaf", "\xc1\x9c", "\xe0\x80\xae")
 
 func isTraversal(lv string, c charClass) bool {
 	if c.any(ccDotDot) && dotDotSegment(lv) {
 		return true
 	}
-	if c.any(ccHigh) || c.any(ccSlash) && (strings.Contains(lv, "etc") || strings.Contains(lv, "proc") ||
-		strings.Contains(lv, "win") || strings.Contains(lv, ".ini") || strings.Contains(lv, "web-inf") ||
-		strings.Contains(lv, "var")) {
-		for _, f := range traversalFiles {
-			if strings.Contains(lv, f) {
-				return true
-			}
-		}
+	if c.any(ccHigh|ccSlash) && traversalFiles.in(lv) {
+		return true
 	}
 	if c.any(ccPercent) {
 		// Encoded once more than what the server decodes (%252e%252e%252f

@@ -126,5 +126,5 @@ func lowerASCII(s string, c charClass) string {
 			b[i] = x + 'a' - 'A'
 		}
 	}
-	return string(b)
+	return ownString(b)
 }

@@ -41,7 +41,7 @@ func percentDecode(s string, plus, uni bool) string {
 			b = append(b, c)
 		}
 	}
-	return string(b)
+	return ownString(b)
 }
 
 func isHex(c byte) bool {

@@ -316,7 +316,7 @@ func jsonUnescape(s string) string {
 			b = append(b, s[i])
 		}
 	}
-	return string(b)
+	return ownString(b)
 }
 
 // jsonRune decodes the hex digits after \u (and a following \uXXXX low

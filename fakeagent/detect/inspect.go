@@ -105,7 +105,7 @@ func (in *inspector) attacks(v, lv string, c charClass, loc location) {
 	if !c.any(ccSpace | ccQuote | ccSQLPunct | ccMarkup | ccSlash | ccDollar | ccShell | ccParen | ccColon | ccPercent | ccDotDot | ccNUL) {
 		// A token (an ID, a word, a number, an e-mail address): only a
 		// database's own names are an attack on their own.
-		if !in.sig.has(sigSQLI) && (c.any(ccUnderscore|ccDot) || strings.HasSuffix(lv, "db")) && sqlKeywords(lv) {
+		if !in.sig.has(sigSQLI) && (c.any(ccUnderscore|ccDot) || strings.HasSuffix(lv, "db")) && sqlKeywords(lv, c) {
 			in.sig.add(sigSQLI)
 		}
 		if !in.sig.has(sigXSS) && (c.any(ccDot) || strings.Contains(lv, "+ad")) && isScriptInjection(lv, c) {
@@ -113,7 +113,7 @@ func (in *inspector) attacks(v, lv string, c charClass, loc location) {
 		}
 		return
 	}
-	if !in.sig.has(sigSQLI) && (isSQLi(v, lv, c) || sqlGate(lv, c) && sqlKeywords(sqlForm(lv))) {
+	if !in.sig.has(sigSQLI) && (isSQLi(v, lv, c) || sqlGate(lv, c) && sqlKeywords(sqlForm(lv), c)) {
 		in.sig.add(sigSQLI)
 	}
 	if !in.sig.has(sigXSS) && (isXSS(v, lv, c) || isScriptInjection(lv, c)) {

@@ -37,7 +37,7 @@ func jsForm(lv string) string {
 			b = append(b, s[i])
 		}
 	}
-	return string(b)
+	return ownString(b)
 }
 
 // isScriptInjection reports XSS evidence libinjection does not give: a

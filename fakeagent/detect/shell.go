@@ -129,7 +129,10 @@ var (
 // isShellSyntax reports shell-only syntax and commands in lv (lower-case,
 // of class c).
 func isShellSyntax(lv string, c charClass) bool {
-	cl := cmdLine(lv)
+	cl := lv
+	if c.any(ccQuote | ccBackslash | ccCaret | ccDollar | ccLBrace) {
+		cl = cmdLine(lv) // lv has no upper-case letter: nothing else to undo
+	}
 	if cl != lv && isCmdExe(cl, cl, classify(cl)) {
 		return true
 	}
@@ -144,8 +147,8 @@ func isShellSyntax(lv string, c charClass) bool {
 		strings.HasPrefix(strings.TrimSpace(s), "() {") {
 		return true // a Bash function definition, as in Shellshock
 	}
-	if strings.ContainsAny(lv, "${~") && shellExpansion(lv) || globbedSystemPath(lv) ||
-		strings.ContainsAny(s, "<>") && processSubstitution(s) || strings.Contains(s, " -c ") && shellDashC(s) {
+	if c.any(ccDollar|ccLBrace|ccTilde) && shellExpansion(lv) || c.any(ccLBracket|ccGlob) && globbedSystemPath(lv) ||
+		c.any(ccAngle) && processSubstitution(s) || strings.Contains(s, " -c ") && shellDashC(s) {
 		return true
 	}
 	// A leading backslash runs a command past its alias ("\ls").

@@ -77,11 +77,39 @@ type sqlWord struct {
 func isSQLWordByte(b byte) bool { return isWordByte(b) || b == '@' || b == '$' || b == '.' }
 
 // sqlKeywords reports SQL (or NoSQL) injection evidence in s, a value
-// already in sqlForm.
-func sqlKeywords(s string) bool {
-	if nosqlOperators[s] || strings.Contains(s, "[$") && nosqlBracket(s) {
+// already in sqlForm, whose characters other than whitespace are of class
+// c (the class of the value before sqlForm will do).
+func sqlKeywords(s string, c charClass) bool {
+	if c.any(ccDollar) && s != "" && s[0] == '$' && nosqlOperators[s] || c.any(ccLBracket) && strings.Contains(s, "[$") && nosqlBracket(s) {
 		return true
 	}
+	if (c.any(ccColon) || sqlWordIn(s)) && sqlWordEvidence(s) {
+		return true
+	}
+	return sqlQuoteEvidence(s, c)
+}
+
+// sqlWordIn reports whether one of the words sqlWordEvidence reads is in
+// sqlVocab.
+func sqlWordIn(s string) bool {
+	for i := 0; i < len(s); {
+		for i < len(s) && !isSQLWordByte(s[i]) {
+			i++
+		}
+		start := i
+		for i < len(s) && isSQLWordByte(s[i]) {
+			i++
+		}
+		if start < i && sqlVocab.has(strings.Trim(s[start:i], ".")) {
+			return true
+		}
+	}
+	return false
+}
+
+// sqlWordEvidence is sqlKeywords's reading of the words of s: calls, casts,
+// UNION SELECT, stacked statements and the like.
+func sqlWordEvidence(s string) bool {
 	var words [64]sqlWord
 	n := 0
 	for i := 0; i < len(s) && n < len(words); {
@@ -196,6 +224,14 @@ func sqlKeywords(s string) bool {
 			}
 		}
 	}
+	return false
+}
+
+// sqlQuoteEvidence is sqlKeywords's reading of the quotes and casts of s.
+func sqlQuoteEvidence(s string, c charClass) bool {
+	if !c.any(ccQuote | ccColon) {
+		return false
+	}
 	// A quote breaking out straight into a statement: "'select ...".
 	if len(s) > 1 && (s[0] == '\'' || s[0] == '"') {
 		w := s[1:]
@@ -207,7 +243,7 @@ func sqlKeywords(s string) bool {
 		}
 	}
 	// A PostgreSQL cast of a quoted or parenthesised value: "'[1]'::json".
-	for i := strings.Index(s, "::"); i > 0; {
+	for i := strings.Index(s, "::"); c.any(ccColon) && i > 0; {
 		if b := s[i-1]; b == '\'' || b == ')' || b == '"' {
 			j := i + 2
 			for j < len(s) && isWordByte(s[j]) {
@@ -225,6 +261,9 @@ func sqlKeywords(s string) bool {
 	}
 	// A quote closed and the statement ended or a comparison of strings:
 	// "admin@x.com';", "'x'!='y'".
+	if !c.any(ccQuote) {
+		return false
+	}
 	if q := strings.IndexAny(s, "'\"`"); q >= 0 {
 		rest := s[q:]
 		if strings.HasSuffix(strings.TrimRight(rest, " "), "';") || strings.HasSuffix(strings.TrimRight(rest, " "), `";`) {

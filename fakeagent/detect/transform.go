@@ -3,6 +3,7 @@ package detect
 import (
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Transformations: small pure functions from a value to its normalised
@@ -228,7 +229,7 @@ func fullWidthToASCII(s string) string {
 	if b == nil {
 		return s
 	}
-	return string(b)
+	return ownString(b)
 }
 
 func hasHighByte(s string) bool {
@@ -266,7 +267,7 @@ func removeSQLComments(s string) string {
 			end := strings.Index(s[j:], "*/")
 			b = append(b, ' ')
 			if end < 0 {
-				return string(b)
+				return ownString(b)
 			}
 			i = j + end + 1
 		case s[i] == '*' && i+1 < len(s) && s[i+1] == '/':
@@ -276,14 +277,14 @@ func removeSQLComments(s string) string {
 			end := strings.IndexAny(s[i:], "\r\n")
 			b = append(b, ' ')
 			if end < 0 {
-				return string(b)
+				return ownString(b)
 			}
 			i += end - 1 // the line break itself stays
 		default:
 			b = append(b, s[i])
 		}
 	}
-	return string(b)
+	return ownString(b)
 }
 
 // compressWhitespace turns every run of whitespace (vertical tab, form
@@ -313,7 +314,7 @@ func compressWhitespace(s string) string {
 			space = false
 		}
 	}
-	return string(b)
+	return ownString(b)
 }
 
 // cmdLine undoes the shell's quoting tricks the way the shell itself
@@ -321,12 +322,24 @@ func compressWhitespace(s string) string {
 // ("w'h'o\ami" is whoami), ^ (cmd.exe's escape) too, $IFS and ${IFS}
 // become spaces, brace lists separate words ("{cat,/etc/passwd}"), and
 // empty expansions ($@, $*, ${x}) vanish. Letters are lower-cased.
+// cmdLineSpecial are the bytes cmdLine changes or looks at.
+var cmdLineSpecial = bytesOf("'\"\\^${ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
 func cmdLine(s string) string {
 	if !strings.ContainsAny(s, "'\"\\^${") && !hasUpper(s) {
 		return s
 	}
 	b := make([]byte, 0, len(s))
 	for i := 0; i < len(s); i++ {
+		// Copy the run of bytes that stay as they are in one go.
+		j := i
+		for j < len(s) && !cmdLineSpecial[s[j]] {
+			j++
+		}
+		b = append(b, s[i:j]...)
+		if i = j; i == len(s) {
+			break
+		}
 		c := s[i]
 		switch {
 		case c == '\'' || c == '"' || c == '\\' || c == '^':
@@ -368,7 +381,7 @@ func cmdLine(s string) string {
 			b = append(b, c)
 		}
 	}
-	return string(b)
+	return ownString(b)
 }
 
 // braceList reports whether s, what follows a '{', is a brace expansion
@@ -413,7 +426,7 @@ func normalizePath(s string) string {
 		}
 		b = append(b, c)
 	}
-	return string(b)
+	return ownString(b)
 }
 
 // normalize is the decoding chain every value goes through before the
@@ -435,4 +448,14 @@ func normalizeClass(v string, c charClass) string {
 		d = urlDecodeRepeated(d)
 	}
 	return d
+}
+
+// ownString returns the bytes of b as a string without copying them: the
+// transformations build a value in a buffer of their own and hand it over
+// once built; b must not be written after.
+func ownString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }

@@ -83,3 +83,56 @@ func (v *vocab) anyRun(s string, run *byteSet) bool {
 	}
 	return false
 }
+
+// substrings is a list of strings to find anywhere in a value, in one pass:
+// a bitmap of their first two bytes picks the places worth comparing at.
+type substrings struct {
+	pairs  [1 << 16 / 64]uint64
+	byPair map[uint16][]string
+	short  []string // entries of one byte
+}
+
+func newSubstrings(list ...string) *substrings {
+	s := &substrings{byPair: map[uint16][]string{}}
+	for _, e := range list {
+		if len(e) < 2 {
+			s.short = append(s.short, e)
+			continue
+		}
+		p := uint16(e[0])<<8 | uint16(e[1])
+		s.pairs[p/64] |= 1 << (p % 64)
+		s.byPair[p] = append(s.byPair[p], e)
+	}
+	return s
+}
+
+// in reports whether any entry is a substring of v, as a loop of
+// strings.Contains over the list would.
+func (s *substrings) in(v string) bool {
+	for _, e := range s.short {
+		if len(v) > 0 && indexByte(v, e[0]) {
+			return true
+		}
+	}
+	for i := 0; i+1 < len(v); i++ {
+		p := uint16(v[i])<<8 | uint16(v[i+1])
+		if s.pairs[p/64]&(1<<(p%64)) == 0 {
+			continue
+		}
+		for _, e := range s.byPair[p] {
+			if len(v)-i >= len(e) && v[i:i+len(e)] == e {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func indexByte(s string, b byte) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == b {
+			return true
+		}
+	}
+	return false
+}
