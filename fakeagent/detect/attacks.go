@@ -641,8 +641,9 @@ func resolveLookup(inner string) string {
 
 // Cloud metadata endpoints (AWS, ECS, GCP, Alibaba).
 var (
-	metadataLiterals = []string{"169.254.169.254", "169.254.170.2", "fd00:ec2::254",
-		"metadata.google.internal", "100.100.100.200"}
+	metadataLiterals = newSubstrings("169.254.169.254", "169.254.170.2", "fd00:ec2::254",
+		"metadata.google.internal", "100.100.100.200")
+	metadataAnchors = newSubstrings("169.254.", "100.100.", "metadata")
 	metadataHosts = setOf("metadata", "metadata.google.internal", "instance-data",
 		"instance-data.ec2.internal")
 	metadataIPv4 = map[uint32]bool{0xa9fea9fe: true, 0xa9feaa02: true, 0x646464c8: true}
@@ -653,13 +654,11 @@ func isAWSSSRF(lv string, c charClass) bool {
 	if !c.any(ccColon | ccSlash | ccDot) {
 		return false // every literal has ':' or '.', every URL '/'
 	}
-	if !c.any(ccColon) && !strings.HasPrefix(lv, "//") && !strings.Contains(lv, "169.254.") && !strings.Contains(lv, "100.100.") && !strings.Contains(lv, "metadata") {
+	if !c.any(ccColon) && !strings.HasPrefix(lv, "//") && !metadataAnchors.in(lv) {
 		return false
 	}
-	for _, m := range metadataLiterals {
-		if strings.Contains(lv, m) {
-			return true
-		}
+	if metadataLiterals.in(lv) {
+		return true
 	}
 	if !c.any(ccSlash) {
 		return false

@@ -113,18 +113,3 @@ func classify(s string) charClass {
 }
 
 func (c charClass) any(m charClass) bool { return c&m != 0 }
-
-// lowerASCII lower-cases the ASCII letters of s, keeping byte offsets, and
-// allocates only when s has an upper-case ASCII letter.
-func lowerASCII(s string, c charClass) string {
-	if !c.any(ccUpper) {
-		return s
-	}
-	b := []byte(s)
-	for i, x := range b {
-		if 'A' <= x && x <= 'Z' {
-			b[i] = x + 'a' - 'A'
-		}
-	}
-	return ownString(b)
-}

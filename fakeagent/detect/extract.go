@@ -98,17 +98,30 @@ func (in *inspector) inspect(req *Request, u *parsedURI) {
 // a fixed syntax (content negotiation, caching, connection management,
 // client hints): they are checked for CR/LF and Log4Shell only.
 func structuredHeader(name string) bool {
-	switch strings.ToLower(name) {
-	case "host", "accept", "accept-encoding", "accept-language", "accept-charset", "connection",
-		"content-length", "cache-control", "pragma", "keep-alive", "upgrade-insecure-requests",
-		"if-modified-since", "if-unmodified-since", "if-none-match", "if-match", "dnt", "te",
-		"priority", "date", "upgrade", "proxy-connection", "transfer-encoding", "range", "if-range",
-		"max-forwards", "content-encoding", "accept-datetime", "save-data", "downlink", "ect", "rtt",
-		"viewport-width", "device-memory", "dpr", "width", "purpose", "sec-purpose":
+	if len(name) > 4 && strings.EqualFold(name[:4], "sec-") {
 		return true
 	}
-	return len(name) > 4 && strings.EqualFold(name[:4], "sec-")
+	var b [32]byte
+	if len(name) > len(b) {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b[i] = c
+	}
+	return structuredHeaders[string(b[:len(name)])]
 }
+
+// structuredHeaders are structuredHeader's names, lower-case.
+var structuredHeaders = setOf("host", "accept", "accept-encoding", "accept-language", "accept-charset", "connection",
+	"content-length", "cache-control", "pragma", "keep-alive", "upgrade-insecure-requests",
+	"if-modified-since", "if-unmodified-since", "if-none-match", "if-match", "dnt", "te",
+	"priority", "date", "upgrade", "proxy-connection", "transfer-encoding", "range", "if-range",
+	"max-forwards", "content-encoding", "accept-datetime", "save-data", "downlink", "ect", "rtt",
+	"viewport-width", "device-memory", "dpr", "width", "purpose", "sec-purpose")
 
 // headerToken reports whether a header name is an ordinary HTTP token of
 // letters, digits and - _ . (nothing to inspect in it).

@@ -3,6 +3,7 @@ package detect
 import (
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Bounds on the work done for one request. A value or body beyond its cap
@@ -32,6 +33,29 @@ const (
 type inspector struct {
 	sig    signalSet
 	values int
+	// lower holds the lower-cased forms value hands to the detectors:
+	// [0] for the value, [1] for its normalised form. A form lives only
+	// until value returns (no detector keeps a value), so the buffers are
+	// reused from one value to the next.
+	lower [2][]byte
+}
+
+// lowerForm lower-cases the ASCII letters of s (of class c), keeping byte
+// offsets, in the inspector's buffer k: the result is valid until the
+// buffer is next used. s itself is returned when it has no upper-case
+// letter.
+func (in *inspector) lowerForm(k int, s string, c charClass) string {
+	if !c.any(ccUpper) {
+		return s
+	}
+	b := append(in.lower[k][:0], s...)
+	for i, x := range b {
+		if 'A' <= x && x <= 'Z' {
+			b[i] = x + 'a' - 'A'
+		}
+	}
+	in.lower[k] = b
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 func (in *inspector) full() bool { return in.values >= maxValues }
@@ -46,7 +70,7 @@ func (in *inspector) value(v string, loc location) {
 	in.values++
 	v = cutRight(v, maxValueLen)
 	c := classify(v)
-	lv := lowerASCII(v, c)
+	lv := in.lowerForm(0, v, c)
 
 	if loc == locFile {
 		// Uploads are binary as often as not: only look for code.
@@ -89,7 +113,7 @@ func (in *inspector) value(v string, loc location) {
 	in.attacks(v, lv, c, loc)
 	if n := normalizeClass(v, c); n != v {
 		nc := classify(n)
-		in.attacks(n, lowerASCII(n, nc), nc, loc)
+		in.attacks(n, in.lowerForm(1, n, nc), nc, loc)
 	}
 }
 

@@ -81,10 +81,21 @@ var windowsCompare = setOf("equ", "neq", "lss", "leq", "gtr", "geq")
 // and cmdlet.
 var shellWords = newVocab([]map[string]bool{strongCommands, moreCommands, weakCommands, powershellCmdlets}, "alias")
 
-// statementCommand reports whether a statement of cl (a cmdLine form)
-// starts with one of shellWords, read as commandStatement reads it.
-func statementCommand(cl string) bool {
-	return statementWord(cl, func(word string) bool {
+// statementStarts reads the word (a run of commandWordByte) at each
+// place of s where eachStatement starts a statement, and at a few more (s
+// is not whitespace-compressed): command reports one of shellWords, read
+// as commandStatement reads it; windows a "for" or "if".
+func statementStarts(s string) (command, windows bool) {
+	for i := 0; i < len(s); {
+		for i < len(s) && statementSkip[s[i]] {
+			i++
+		}
+		start := i
+		for i < len(s) && commandWordByte[s[i]] {
+			i++
+		}
+		word := s[start:i]
+		windows = windows || word == "for" || word == "if"
 		for k := len(word) - 1; k >= 0; k-- {
 			if word[k] == '/' {
 				word = word[k+1:]
@@ -94,30 +105,14 @@ func statementCommand(cl string) bool {
 		if len(word) > 4 && word[len(word)-4:] == ".exe" {
 			word = word[:len(word)-4]
 		}
-		return shellWords.has(word)
-	})
-}
-
-// statementWord calls match on the word (a run of commandWordByte) at each
-// place of s where eachStatement starts a statement, and at a few more (s
-// is not whitespace-compressed), until one matches.
-func statementWord(s string, match func(word string) bool) bool {
-	for i := 0; i < len(s); {
-		for i < len(s) && statementSkip[s[i]] {
-			i++
-		}
-		start := i
-		for i < len(s) && commandWordByte[s[i]] {
-			i++
-		}
-		if match(s[start:i]) {
-			return true
+		if shellWords.has(word) {
+			return true, windows
 		}
 		for i < len(s) && !statementSeparator[s[i]] {
 			i++
 		}
 	}
-	return false
+	return false, windows
 }
 
 var (
@@ -136,11 +131,17 @@ func isShellSyntax(lv string, c charClass) bool {
 	if cl != lv && isCmdExe(cl, cl, classify(cl)) {
 		return true
 	}
-	if !c.any(ccDollar|ccLBrace|ccTilde|ccLBracket|ccGlob|ccAngle) && (lv == "" || lv[0] != '\\') && !strings.Contains(cl, "-c") && !statementCommand(cl) {
-		// No expansion, glob, redirection, function syntax or "-c", and
-		// no statement starting with a command: only a cmd.exe statement
-		// is left to find.
-		return windowsStatements(lv)
+	if !c.any(ccDollar|ccLBrace|ccTilde|ccLBracket|ccGlob|ccAngle) && (lv == "" || lv[0] != '\\') && !strings.Contains(cl, "-c") {
+		command, windows := statementStarts(cl)
+		if !command {
+			// No expansion, glob, redirection, function syntax or "-c",
+			// and no statement starting with a command: only a cmd.exe
+			// statement is left to find.
+			if cl != lv {
+				_, windows = statementStarts(lv)
+			}
+			return windows && windowsStatementIn(lv)
+		}
 	}
 	s := compressWhitespace(cl)
 	if strings.Contains(s, "() { :;") || strings.Contains(s, "(){ :;") || strings.Contains(s, "(){:;") ||
@@ -164,9 +165,13 @@ func isShellSyntax(lv string, c charClass) bool {
 // windowsStatements reports a cmd.exe FOR or IF statement in lv. cmd.exe
 // statements keep their quotes: they are read before cmdLine.
 func windowsStatements(lv string) bool {
-	if !statementWord(lv, func(w string) bool { return w == "for" || w == "if" }) {
+	if _, windows := statementStarts(lv); !windows {
 		return false
 	}
+	return windowsStatementIn(lv)
+}
+
+func windowsStatementIn(lv string) bool {
 	return eachStatement(compressWhitespace(lv), func(stmt string, _ bool) bool { return windowsStatement(stmt) })
 }
 
