@@ -94,6 +94,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzWalkJSON$$' -fuzztime $(FUZZTIME) -parallel 1 ./fakeagent/detect
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRules$$' -fuzztime $(FUZZTIME) -parallel 1 ./fakeagent/detect
 	$(GO) test -run '^$$' -fuzz '^FuzzTransforms$$' -fuzztime $(FUZZTIME) -parallel 1 ./fakeagent/detect
+	$(GO) test -run '^$$' -fuzz '^FuzzShortcuts$$' -fuzztime $(FUZZTIME) -parallel 1 ./fakeagent/detect
 	cd module && $(GO) test -run '^$$' -fuzz '^FuzzSigsciHeaders$$' -fuzztime $(FUZZTIME) -parallel 1 .
 
 ## demo: the app and the fake agent on a temporary Unix socket (no Docker).

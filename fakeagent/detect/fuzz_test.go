@@ -115,7 +115,9 @@ func FuzzTransforms(f *testing.F) {
 		"urlDecodeUni": urlDecodeUni, "urlDecodeRepeated": urlDecodeRepeated, "htmlEntityDecode": htmlEntityDecode,
 		"escapeDecode": escapeDecode, "fullWidthToASCII": fullWidthToASCII, "removeSQLComments": removeSQLComments,
 		"compressWhitespace": compressWhitespace, "cmdLine": cmdLine, "normalizePath": normalizePath,
-		"normalize": normalize, "jsForm": jsForm, "sqlForm": sqlForm,
+		"normalize": normalize,
+		"jsForm":    func(s string) string { return jsForm(s, classify(s)) },
+		"sqlForm":   func(s string) string { return sqlForm(s, classify(s)) },
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		for name, tf := range transforms {
@@ -134,4 +136,142 @@ func FuzzTransforms(f *testing.F) {
 			t.Fatalf("normalize changed %q, which has nothing to decode", s)
 		}
 	})
+}
+
+// FuzzShortcuts checks that the engine's fast paths say what their plain
+// definitions say: the character classes of a value against a per-byte
+// reading, the one-pass substring lists against strings.Contains, the
+// class-gated transformations against the ungated ones, and the word
+// filters against their maps. A shortcut that disagreed would let an
+// attack through uninspected.
+func FuzzShortcuts(f *testing.F) {
+	for _, s := range []string{"/bin/sh -c id", "cmd.exe /c dir", "a--b", "x/*y*/z", "#c", "0X41", "..\\..",
+		"<svg onload=alert(1)>", "php://filter", "x://php://y", "${IFS}", "169.254.169.254", "ETC/PASSWD", "\xc0\xae",
+		"it's \"fine\" -- ok", "Select a plan: Pro", "wHoAmI;", "{cat,/etc/passwd}"} {
+		f.Add(s)
+	}
+	lists := []struct {
+		name string
+		set  *substrings
+		list []string
+	}{
+		{"shellIndicators", shellIndicatorSet, shellIndicators},
+		{"traversalFiles", traversalFiles, traversalFileList},
+		{"metadataLiterals", metadataLiterals, metadataLiteralList},
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c := classify(s)
+		if want := classifyReference(s); c != want {
+			t.Fatalf("classify(%q) = %b, per byte %b", s, c, want)
+		}
+		for _, l := range lists {
+			want := false
+			for _, e := range l.list {
+				want = want || strings.Contains(s, e)
+			}
+			if got := l.set.in(s); got != want {
+				t.Fatalf("%s.in(%q) = %v, strings.Contains says %v", l.name, s, got, want)
+			}
+		}
+		for _, list := range [][]string{phpWrappers, phpSchemeMarkers} {
+			want := false
+			for _, w := range list {
+				want = want || strings.Contains(s, w)
+			}
+			if got := schemeIn(s, list); got != want {
+				t.Fatalf("schemeIn(%q, %v) = %v, strings.Contains says %v", s, list, got, want)
+			}
+		}
+		if got, want := stripComments(s, c), removeSQLComments(s); got != want {
+			t.Fatalf("stripComments(%q) = %q, removeSQLComments %q", s, got, want)
+		}
+		if got, want := sqlForm(s, c), compressWhitespace(removeSQLComments(s)); got != want {
+			t.Fatalf("sqlForm(%q) = %q, want %q", s, got, want)
+		}
+		if got, want := normalizeClass(s, c), normalize(s); got != want {
+			t.Fatalf("normalizeClass(%q) = %q, normalize %q", s, got, want)
+		}
+		lower := []byte(s)
+		for i, b := range lower {
+			if 'A' <= b && b <= 'Z' {
+				lower[i] = b + 'a' - 'A'
+			}
+		}
+		var in inspector
+		if got := in.lowerForm(0, s, c); got != string(lower) {
+			t.Fatalf("lowerForm(%q) = %q, want %q", s, got, lower)
+		}
+		// The word gates see every word their checks act on.
+		lv := string(lower)
+		command, windows := statementStarts(lv)
+		ws := compressWhitespace(lv)
+		if !command && eachStatement(ws, func(stmt string, atStart bool) bool {
+			return commandStatement(stmt, atStart) || commandStatement(stmt, !atStart)
+		}) {
+			t.Fatalf("statementStarts(%q) found no command, commandStatement does", lv)
+		}
+		if !command && !windows && windowsStatementIn(lv) {
+			t.Fatalf("statementStarts(%q) found no for/if, windowsStatement does", lv)
+		}
+		if sf := sqlForm(lv, c); !c.any(ccColon) && !sqlWordIn(sf) && sqlWordEvidence(sf) {
+			t.Fatalf("sqlWordIn(%q) found no SQL word, sqlWordEvidence does", sf)
+		}
+		for _, w := range []*vocab{shellWords, sqlVocab} {
+			if _, want := w.words[s]; w.has(s) != want {
+				t.Fatalf("vocab.has(%q) = %v, map says %v", s, !want, want)
+			}
+		}
+	})
+}
+
+// classifyReference is classify spelled out byte by byte, as its comments
+// define the classes.
+func classifyReference(s string) charClass {
+	var c charClass
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		next := byte(0)
+		if i+1 < len(s) {
+			next = s[i+1]
+		}
+		set := func(cond bool, cc charClass) {
+			if cond {
+				c |= cc
+			}
+		}
+		set(b == ' ' || b == '\t' || b == '\v' || b == '\f' || b == '\r' || b == '\n', ccSpace)
+		set(b == '\'' || b == '"' || b == '`', ccQuote)
+		set(strings.IndexByte(";#()=<>|&!*,", b) >= 0, ccSQLPunct)
+		set(b == '<' && i+1 < len(s) && ('a' <= next|0x20 && next|0x20 <= 'z' || next == '/' || next == '!' || next == '?'), ccMarkup)
+		set('A' <= b && b <= 'Z', ccUpper)
+		set(b == '/' || b == '\\', ccSlash)
+		set(b == '$', ccDollar)
+		set(strings.IndexByte(";|&`\r\n", b) >= 0, ccShell)
+		set(b == '(', ccParen)
+		set(b == ':', ccColon)
+		set(b == '%', ccPercent)
+		set(b == '\r' || b == '\n', ccCRLF)
+		set(b == 0, ccNUL)
+		set(b >= 0x80, ccHigh)
+		set(b == '-' && next == '-' && i+1 < len(s), ccDashDash)
+		set(b == '.' && next == '.' && i+1 < len(s), ccDotDot)
+		set(b == '&', ccAmp)
+		set(b == '\\', ccBackslash)
+		set(b == '{', ccLBrace)
+		set(b == '~', ccTilde)
+		set(b == '[', ccLBracket)
+		set(b == '?' || b == '*', ccGlob)
+		set(b == '<' || b == '>', ccAngle)
+		set(b == '_', ccUnderscore)
+		set(b == '.', ccDot)
+		set(b == '@', ccAt)
+		set(b == '=', ccEquals)
+		set(b == '^', ccCaret)
+		set(b == '0' && (next == 'x' || next == 'X') && i+1 < len(s), ccZeroX)
+		set(b == '#', ccHash)
+		set(b == '`', ccBacktick)
+		set(b == ',', ccComma)
+		set(b == '+', ccPlus)
+	}
+	return c
 }

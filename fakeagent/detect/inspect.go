@@ -137,7 +137,7 @@ func (in *inspector) attacks(v, lv string, c charClass, loc location) {
 		}
 		return
 	}
-	if !in.sig.has(sigSQLI) && (isSQLi(v, lv, c) || sqlGate(lv, c) && sqlKeywords(sqlForm(lv), c)) {
+	if !in.sig.has(sigSQLI) && (isSQLi(v, lv, c) || sqlGate(lv, c) && sqlKeywords(sqlForm(lv, c), c)) {
 		in.sig.add(sigSQLI)
 	}
 	if !in.sig.has(sigXSS) && (isXSS(v, lv, c) || isScriptInjection(lv, c)) {

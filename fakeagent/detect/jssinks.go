@@ -24,8 +24,8 @@ var xssTags = []string{"<script", "<iframe", "<frame", "<object", "<embed", "<ap
 	"<set", "<handler", "<listener", "<html", "<body", "<marquee", "<template", "<xmp", "<noscript"}
 
 // jsForm removes comments and whitespace and lower-cases ASCII.
-func jsForm(lv string) string {
-	s := removeSQLComments(lv)
+func jsForm(lv string, c charClass) string {
+	s := stripComments(lv, c)
 	if !strings.ContainsAny(s, " \t\r\n\v\f") {
 		return s
 	}
@@ -84,7 +84,7 @@ func isScriptInjection(lv string, c charClass) bool {
 	if !c.any(ccDollar) && !jsObjectWord(lv) {
 		return false
 	}
-	js := jsForm(lv)
+	js := jsForm(lv, c)
 	for _, s := range jsSinks {
 		i := strings.Index(js, s)
 		if i < 0 {

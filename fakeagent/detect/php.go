@@ -91,7 +91,7 @@ func isPHPInjection(lv string, c charClass) bool {
 		return true
 	}
 	if c.any(ccParen) {
-		if stripped := removeSQLComments(lv); phpCalls(stripped, stripped != lv) {
+		if stripped := stripComments(lv, c); phpCalls(stripped, stripped != lv) {
 			return true
 		}
 	}

@@ -64,8 +64,14 @@ var nosqlOperators = setOf("$ne", "$eq", "$gt", "$gte", "$lt", "$lte", "$in", "$
 	"$where", "$exists", "$not", "$nor", "$or", "$and", "$expr", "$elemmatch", "$type", "$all",
 	"$size", "$mod", "$text", "$jsonschema", "$function", "$accumulator")
 
-// sqlForm is the value as sqlKeywords reads it.
-func sqlForm(lv string) string { return compressWhitespace(removeSQLComments(lv)) }
+// sqlForm is the value (of class c) as sqlKeywords reads it.
+func sqlForm(lv string, c charClass) string {
+	s := stripComments(lv, c)
+	if c.any(ccSpace|ccHigh) || s != lv {
+		s = compressWhitespace(s)
+	}
+	return s
+}
 
 // sqlWord is one word of a value and what follows it.
 type sqlWord struct {

@@ -245,6 +245,16 @@ func hasHighByte(s string) bool {
 // executable /*! ... */ whose content is kept, and -- or # to the end of
 // the line) with a space, so that "UN/**/ION" reads "UN ION" and
 // "SELECT/**/1" reads "SELECT 1".
+// stripComments is removeSQLComments for s of class c, skipped when s
+// cannot hold a comment (every comment has '#', "--" or '*'; ccSlash is
+// not asked, as callers may mask it).
+func stripComments(s string, c charClass) string {
+	if !c.any(ccHash | ccDashDash | ccGlob) {
+		return s
+	}
+	return removeSQLComments(s)
+}
+
 func removeSQLComments(s string) string {
 	if !strings.Contains(s, "/*") && !strings.Contains(s, "--") && strings.IndexByte(s, '#') < 0 {
 		return s
