@@ -1,5 +1,7 @@
 package detect
 
+import "strings"
+
 // charClass records, from one scan over a value, which kinds of characters
 // it holds, so that detectors that cannot match are skipped for free. Most
 // benign values (IDs, words, numbers, emails, tokens) skip every detector.
@@ -41,9 +43,16 @@ const (
 	ccPlus                             // +
 )
 
+// Classes of single bytes that classify uses to find the classes of
+// pairs; they are not asked by detectors.
+const (
+	ccDash charClass = 1 << (iota + 48) // -
+	ccZero                              // 0
+	ccLess                              // <
+)
+
 // byteClass is the class of each byte on its own; classify adds the
-// classes that depend on the next byte (ccMarkup, ccDashDash, ccDotDot,
-// ccZeroX) for the bytes marked ccContext.
+// classes of pairs (ccMarkup, ccDashDash, ccDotDot, ccZeroX) after.
 var byteClass = func() (t [256]charClass) {
 	for b := 'A'; b <= 'Z'; b++ {
 		t[b] = ccUpper
@@ -63,7 +72,7 @@ var byteClass = func() (t [256]charClass) {
 	t['='] = ccSQLPunct | ccEquals
 	t['*'] = ccSQLPunct | ccGlob
 	t[','] = ccSQLPunct | ccComma
-	t['<'], t['>'] = ccSQLPunct|ccAngle, ccSQLPunct|ccAngle
+	t['<'], t['>'] = ccSQLPunct|ccAngle|ccLess, ccSQLPunct|ccAngle
 	t['/'] = ccSlash
 	t['\\'] = ccSlash | ccBackslash
 	t['$'] = ccDollar
@@ -79,37 +88,44 @@ var byteClass = func() (t [256]charClass) {
 	t['@'] = ccAt
 	t['^'] = ccCaret
 	t['+'] = ccPlus
+	t['-'] = ccDash
+	t['0'] = ccZero
 	return t
 }()
 
 func classify(s string) charClass {
 	var c charClass
 	for i := 0; i < len(s); i++ {
-		b := s[i]
-		c |= byteClass[b]
-		if i+1 == len(s) {
-			break
-		}
-		switch n := s[i+1]; b {
-		case '<':
-			if l := n | 0x20; 'a' <= l && l <= 'z' || n == '/' || n == '!' || n == '?' {
-				c |= ccMarkup
-			}
-		case '-':
-			if n == '-' {
-				c |= ccDashDash
-			}
-		case '.':
-			if n == '.' {
-				c |= ccDotDot
-			}
-		case '0':
-			if n|0x20 == 'x' {
-				c |= ccZeroX
-			}
-		}
+		c |= byteClass[s[i]]
 	}
-	return c
+	if c&ccDash != 0 && strings.Contains(s, "--") {
+		c |= ccDashDash
+	}
+	if c&ccDot != 0 && strings.Contains(s, "..") {
+		c |= ccDotDot
+	}
+	if c&ccZero != 0 && (strings.Contains(s, "0x") || strings.Contains(s, "0X")) {
+		c |= ccZeroX
+	}
+	if c&ccLess != 0 && markupIn(s) {
+		c |= ccMarkup
+	}
+	return c &^ (ccDash | ccZero | ccLess)
+}
+
+// markupIn reports a '<' followed by a letter, '/', '!' or '?'.
+func markupIn(s string) bool {
+	for i := strings.IndexByte(s, '<'); i >= 0 && i+1 < len(s); {
+		if n := s[i+1]; 'a' <= n|0x20 && n|0x20 <= 'z' || n == '/' || n == '!' || n == '?' {
+			return true
+		}
+		j := strings.IndexByte(s[i+1:], '<')
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
 }
 
 func (c charClass) any(m charClass) bool { return c&m != 0 }

@@ -147,7 +147,8 @@ func FuzzTransforms(f *testing.F) {
 func FuzzShortcuts(f *testing.F) {
 	for _, s := range []string{"/bin/sh -c id", "cmd.exe /c dir", "a--b", "x/*y*/z", "#c", "0X41", "..\\..",
 		"<svg onload=alert(1)>", "php://filter", "x://php://y", "${IFS}", "169.254.169.254", "ETC/PASSWD", "\xc0\xae",
-		"it's \"fine\" -- ok", "Select a plan: Pro", "wHoAmI;", "{cat,/etc/passwd}"} {
+		"it's \"fine\" -- ok", "Select a plan: Pro", "wHoAmI;", "{cat,/etc/passwd}",
+		"http://x//etc/passwd", "file:///etc/shadow/.", "a://b/./web-inf/x", "x=/etc/hosts&y=z"} {
 		f.Add(s)
 	}
 	lists := []struct {
@@ -187,6 +188,9 @@ func FuzzShortcuts(f *testing.F) {
 		}
 		if got, want := sqlForm(s, c), compressWhitespace(removeSQLComments(s)); got != want {
 			t.Fatalf("sqlForm(%q) = %q, want %q", s, got, want)
+		}
+		if got, want := isSensitivePath(s, c), isSensitivePathReference(s); got != want {
+			t.Fatalf("isSensitivePath(%q) = %v, on normalizePath's form %v", s, got, want)
 		}
 		if got, want := normalizeClass(s, c), normalize(s); got != want {
 			t.Fatalf("normalizeClass(%q) = %q, normalize %q", s, got, want)
@@ -274,4 +278,32 @@ func classifyReference(s string) charClass {
 		set(b == '+', ccPlus)
 	}
 	return c
+}
+
+// isSensitivePathReference is isSensitivePath reading every value in
+// normalizePath's form.
+func isSensitivePathReference(lv string) bool {
+	if !strings.ContainsAny(lv, `/\\`) && !strings.HasSuffix(lv, ".ini") && !strings.HasSuffix(lv, ".sys") {
+		return false
+	}
+	p := normalizePath(lv)
+	for i := 0; i < len(p); i++ {
+		if i > 0 && p[i-1] != '/' && p[i-1] != ':' && p[i-1] != '=' && p[i-1] != ' ' {
+			continue
+		}
+		end := i
+		for end < len(p) && p[end] != '/' && p[end] != ' ' && p[end] != '?' && p[end] != '&' {
+			end++
+		}
+		seg := p[i:end]
+		if seg == "" || !sensitiveHeads[seg] && seg[0] != '.' && !strings.Contains(seg, ".") {
+			continue
+		}
+		for _, s := range sensitivePaths {
+			if strings.HasPrefix(p[i:], s) {
+				return true
+			}
+		}
+	}
+	return false
 }

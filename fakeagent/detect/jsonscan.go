@@ -124,8 +124,24 @@ func hasPrefixAt(b string, i int, p string) bool {
 
 // scanJSONString checks the string starting with the quote at b[i] and
 // returns the index just past its closing quote.
+// jsonStringSpecial are the bytes scanJSONString stops at: the closing
+// quote, an escape and the control characters a string may not hold.
+var jsonStringSpecial = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
+
 func scanJSONString(b string, i int) (end int, escaped, ok bool) {
 	for i++; i < len(b); i++ {
+		for i < len(b) && !jsonStringSpecial[b[i]] {
+			i++ // the bulk of a string: bytes that stand for themselves
+		}
+		if i == len(b) {
+			break
+		}
 		switch c := b[i]; {
 		case c == '"':
 			return i + 1, escaped, true

@@ -58,7 +58,12 @@ func isSensitivePath(lv string, c charClass) bool {
 	if !c.any(ccSlash) && (!c.any(ccDot) || !strings.HasSuffix(lv, ".ini") && !strings.HasSuffix(lv, ".sys")) {
 		return false
 	}
-	p := normalizePath(lv)
+	p := lv
+	if c.any(ccBackslash) || strings.Contains(lv, "/./") || strings.HasSuffix(lv, "/.") || doubleSlash(lv) {
+		// A URL's "://" alone changes no segment: only then is the
+		// value read as it is.
+		p = normalizePath(lv)
+	}
 	for i := 0; i < len(p); i++ {
 		// Segment starts: the value's start, after '/', ':', '=' or ' '.
 		if i > 0 && p[i-1] != '/' && p[i-1] != ':' && p[i-1] != '=' && p[i-1] != ' ' {
@@ -80,6 +85,21 @@ func isSensitivePath(lv string, c charClass) bool {
 		}
 	}
 	return false
+}
+
+// doubleSlash reports a "//" other than a URL scheme's "://".
+func doubleSlash(s string) bool {
+	for i := 0; ; {
+		j := strings.Index(s[i:], "//")
+		if j < 0 {
+			return false
+		}
+		j += i
+		if j == 0 || s[j-1] != ':' || j+2 < len(s) && s[j+2] == '/' {
+			return true
+		}
+		i = j + 2
+	}
 }
 
 // backupSuffixes are the endings of backup, dump, log and editor files.
