@@ -821,6 +821,9 @@ var (
 		"morfeus", "zmeu", "jorgee", "bsqlbf", "pangolin", "sqlninja", "webshag", "dotdotpwn",
 		"brutus", "wapiti", "burpcollaborator", "interactsh", "httpx", "naabu", "katana")
 	attackToolPhrases = []string{"fuzz faster u fool", "log4j-scan", "owasp zap"}
+
+	attackToolWords     = newVocab([]map[string]bool{attackTools})
+	attackToolPhraseSet = newSubstrings(attackToolPhrases...)
 )
 
 // isAttackTool looks for an attack tool's name as a product token of the
@@ -836,7 +839,7 @@ func isAttackTool(lua string) bool {
 		for i < len(lua) && isAlnum(lua[i]) {
 			i++
 		}
-		if start == i || !attackTools[lua[start:i]] {
+		if start == i || !attackToolWords.has(lua[start:i]) {
 			continue
 		}
 		if start > 0 && !strings.ContainsRune(" (;+,", rune(lua[start-1])) {
@@ -847,12 +850,7 @@ func isAttackTool(lua string) bool {
 		}
 		return true
 	}
-	for _, p := range attackToolPhrases {
-		if strings.Contains(lua, p) {
-			return true
-		}
-	}
-	return false
+	return attackToolPhraseSet.in(lua)
 }
 
 func isAlnum(b byte) bool { return 'a' <= b && b <= 'z' || '0' <= b && b <= '9' }

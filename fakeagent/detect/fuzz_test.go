@@ -159,6 +159,7 @@ func FuzzShortcuts(f *testing.F) {
 		{"shellIndicators", shellIndicatorSet, shellIndicators},
 		{"traversalFiles", traversalFiles, traversalFileList},
 		{"metadataLiterals", metadataLiterals, metadataLiteralList},
+		{"attackToolPhrases", attackToolPhraseSet, attackToolPhrases},
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		c := classify(s)
@@ -220,7 +221,14 @@ func FuzzShortcuts(f *testing.F) {
 		if sf := sqlForm(lv, c); !c.any(ccColon) && !sqlWordIn(sf) && sqlWordEvidence(sf) {
 			t.Fatalf("sqlWordIn(%q) found no SQL word, sqlWordEvidence does", sf)
 		}
-		for _, w := range []*vocab{shellWords, sqlVocab} {
+		want := false
+		for _, suf := range backupSuffixes {
+			want = want || strings.HasSuffix(s, suf) && len(s) > len(suf)
+		}
+		if got := backupSuffix(s); got != want {
+			t.Fatalf("backupSuffix(%q) = %v, strings.HasSuffix says %v", s, got, want)
+		}
+		for _, w := range []*vocab{shellWords, sqlVocab, attackToolWords, jsObjectWords, jsCallSinkWords} {
 			if _, want := w.words[s]; w.has(s) != want {
 				t.Fatalf("vocab.has(%q) = %v, map says %v", s, !want, want)
 			}

@@ -168,7 +168,7 @@ func (in *inspector) userAgentAttacks(v, lv string, c charClass) {
 	if !in.sig.has(sigXSS) && (c.any(ccMarkup) && isXSS(v, lv, c) || isScriptInjection(lv, c&^(ccSpace|ccSlash))) {
 		in.sig.add(sigXSS)
 	}
-	if !in.sig.has(sigCMDEXE) && (strings.Contains(lv, "() {") || strings.Contains(lv, "$(") || strings.Contains(lv, "/bin/") || strings.Contains(lv, "${ifs}")) {
+	if !in.sig.has(sigCMDEXE) && (c.any(ccParen) && c.any(ccLBrace) && strings.Contains(lv, "() {") || c.any(ccDollar) && (strings.Contains(lv, "$(") || strings.Contains(lv, "${ifs}")) || c.any(ccSlash) && strings.Contains(lv, "/bin/")) {
 		in.sig.add(sigCMDEXE)
 	}
 	if !in.sig.has(sigTraversal) && isTraversal(lv, c) {

@@ -124,7 +124,7 @@ func jsCall(lv string) bool {
 		for start > 0 && isWordByte(lv[start-1]) {
 			start--
 		}
-		if start < end && jsCallSinks[lv[start:end]] {
+		if start < end && jsCallSinkWords.has(lv[start:end]) {
 			return true
 		}
 	}
@@ -282,13 +282,17 @@ func jsObjectWord(lv string) bool {
 		for i < len(lv) && isLetter(lv[i]) {
 			i++
 		}
-		switch lv[start:i] {
-		case "document", "window", "location", "localstorage", "sessionstorage", "innerhtml", "outerhtml",
-			"insertadjacenthtml", "moz", "xmlhttprequest", "reflect", "navigation", "self", "top", "parent",
-			"frames", "globalthis", "content", "constructor", "fromcharcode", "call", "apply", "bind",
-			"function", "opener", "string":
+		if jsObjectWords.has(lv[start:i]) {
 			return true
 		}
 	}
 	return false
 }
+
+// jsObjectWords are the words the property sinks of jsSinks start from.
+var jsObjectWords = newVocab(nil, "document", "window", "location", "localstorage", "sessionstorage", "innerhtml", "outerhtml",
+	"insertadjacenthtml", "moz", "xmlhttprequest", "reflect", "navigation", "self", "top", "parent",
+	"frames", "globalthis", "content", "constructor", "fromcharcode", "call", "apply", "bind",
+	"function", "opener", "string")
+
+var jsCallSinkWords = newVocab([]map[string]bool{jsCallSinks})

@@ -107,6 +107,25 @@ var backupSuffixes = []string{".bak", ".old", ".orig", ".save", ".swp", ".swo", 
 	".sql", ".sql.gz", ".sql.zip", ".sql.bz2", ".sql.xz", ".sql.tar", ".dump", ".log", ".db",
 	".sqlite", ".sqlite3", ".mdb", ".pem", ".key", ".p12", ".pfx", ".jks", ".kdbx", ".ovpn"}
 
+// backupSuffixSet is backupSuffixes as a set; every entry but "~" starts
+// with '.'.
+var backupSuffixSet = setOf(backupSuffixes...)
+
+// backupSuffix reports whether seg ends with one of backupSuffixes and has
+// more before it, as a strings.HasSuffix loop would: a suffix starting with
+// '.' is seg from one of its dots on.
+func backupSuffix(seg string) bool {
+	if len(seg) > 1 && seg[len(seg)-1] == '~' {
+		return true
+	}
+	for k := len(seg) - 1; k > 0; k-- {
+		if seg[k] == '.' && backupSuffixSet[seg[k:]] {
+			return true
+		}
+	}
+	return false
+}
+
 // isRestrictedPathFile reports, for the URL path (lower-case, decoded), a
 // hidden file or directory (a segment starting with '.', except
 // .well-known) or a backup, dump, log or key file.
@@ -123,12 +142,8 @@ func isRestrictedPathFile(lpath string) bool {
 		if len(seg) > 1 && seg[0] == '.' && seg != ".." && seg != ".well-known" && isWordByte(seg[1]) {
 			return true
 		}
-		if i < 0 && seg != "" {
-			for _, s := range backupSuffixes {
-				if strings.HasSuffix(seg, s) && len(seg) > len(s) {
-					return true
-				}
-			}
+		if i < 0 && seg != "" && backupSuffix(seg) {
+			return true
 		}
 	}
 	return false
