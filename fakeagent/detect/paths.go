@@ -43,13 +43,20 @@ var sensitiveHeads = func() map[string]bool {
 	return m
 }()
 
-// sensitiveByFirst is sensitivePaths by first byte: a segment is compared
-// with the entries that can match it only.
-var sensitiveByFirst = func() (t [256][]string) {
+// A segment is compared with the entries of sensitivePaths that can match
+// it only: an entry with a '/' matches only a segment that is its first
+// one (segments end at '/'), sensitiveByHead; the others, by first byte,
+// sensitiveByFirst.
+var sensitiveByHead, sensitiveByFirst = func() (byHead map[string][]string, byFirst [256][]string) {
+	byHead = map[string][]string{}
 	for _, p := range sensitivePaths {
-		t[p[0]] = append(t[p[0]], p)
+		if head, _, ok := strings.Cut(p, "/"); ok {
+			byHead[head] = append(byHead[head], p)
+		} else {
+			byFirst[p[0]] = append(byFirst[p[0]], p)
+		}
 	}
-	return t
+	return byHead, byFirst
 }()
 
 // isSensitivePath reports a sensitive path among the parts of lv, of
@@ -78,6 +85,11 @@ func isSensitivePath(lv string, c charClass) bool {
 			continue
 		}
 		rest := p[i:]
+		for _, s := range sensitiveByHead[seg] {
+			if strings.HasPrefix(rest, s) {
+				return true
+			}
+		}
 		for _, s := range sensitiveByFirst[rest[0]] {
 			if strings.HasPrefix(rest, s) {
 				return true

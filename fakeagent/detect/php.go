@@ -232,8 +232,11 @@ func phpIniSetting(lv string) bool {
 	if phpIniDirectives[name] {
 		return true
 	}
+	if strings.ContainsAny(name, " /&?") {
+		return false
+	}
 	for _, p := range phpIniPrefixes {
-		if strings.HasPrefix(name, p) && len(name) > len(p) && !strings.ContainsAny(name, " /&?") {
+		if strings.HasPrefix(name, p) && len(name) > len(p) {
 			return true
 		}
 	}
@@ -357,7 +360,9 @@ func schemeIn(lv string, schemes []string) bool {
 		}
 		j += i
 		for _, s := range schemes {
-			if name := s[:len(s)-3]; strings.HasSuffix(lv[:j], name) {
+			// Compared from the last letter of the name, which rules out
+			// most at once ("https" is no wrapper).
+			if name := s[:len(s)-3]; j > 0 && lv[j-1] == name[len(name)-1] && strings.HasSuffix(lv[:j], name) {
 				return true
 			}
 		}

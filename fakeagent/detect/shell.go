@@ -1,6 +1,9 @@
 package detect
 
-import "strings"
+import (
+	"bytes"
+	"strings"
+)
 
 // Shell injection beyond a separator followed by a known command: the
 // shell's own syntax (expansions, globbing, function definitions), cmd.exe
@@ -261,6 +264,9 @@ func commandStatement(stmt string, atStart bool) bool {
 		word = word[k+1:]
 	}
 	word = strings.TrimSuffix(word, ".exe")
+	if !shellWords.has(word) {
+		return false // every check below is about a command, a cmdlet or alias
+	}
 	atStart = atStart || englishCommands[word]
 	if powershellCmdlets[word] {
 		return true
@@ -411,7 +417,8 @@ func globbedSystemPath(lv string) bool {
 	if !strings.ContainsAny(lv, "[?*") || strings.IndexByte(lv, '/') < 0 {
 		return false
 	}
-	b := make([]byte, 0, len(lv))
+	var buf [256]byte // most values fit: no allocation
+	b := buf[:0]
 	globbed := false
 	for i := 0; i < len(lv); i++ {
 		switch c := lv[i]; c {
@@ -443,14 +450,16 @@ func globbedSystemPath(lv string) bool {
 	if !globbed {
 		return false
 	}
-	p := string(b)
-	for _, dir := range []string{"/etc/", "/bin/", "/usr/", "/dev/", "/proc/", "/tmp/", "/var/", "/sbin/"} {
-		if strings.Contains(p, dir) || strings.HasSuffix(p, dir[:len(dir)-1]) {
+	for _, dir := range systemDirs {
+		if bytes.Contains(b, dir) || bytes.HasSuffix(b, dir[:len(dir)-1]) {
 			return true
 		}
 	}
 	return false
 }
+
+// systemDirs are the directories globbedSystemPath looks for.
+var systemDirs = [][]byte{[]byte("/etc/"), []byte("/bin/"), []byte("/usr/"), []byte("/dev/"), []byte("/proc/"), []byte("/tmp/"), []byte("/var/"), []byte("/sbin/")}
 
 // cmdBuiltins are cmd.exe's internal commands.
 var cmdBuiltins = setOf("echo", "@echo", "set", "goto", "call", "type", "copy", "del", "erase",
