@@ -16,38 +16,22 @@ import (
 // (a number followed by a comment).
 var sqlIgnoredFingerprints = map[string]bool{"1c": true}
 
-// isSQLWord reports SQL keywords that prose seldom holds.
-func isSQLWord(w string) bool {
-	switch w {
-	case "union", "select", "waitfor", "xp_cmdshell", "information_schema", "outfile",
-		"dumpfile", "sysobjects", "pg_sleep", "extractvalue", "updatexml", "load_file":
-		return true
-	}
-	return false
-}
+// sqlWords are SQL keywords that prose seldom holds.
+var sqlWords = setOf("union", "select", "waitfor", "xp_cmdshell", "information_schema", "outfile",
+	"dumpfile", "sysobjects", "pg_sleep", "extractvalue", "updatexml", "load_file")
+
+func isSQLWord(w string) bool { return sqlWords[w] }
 
 // sqlPairNext returns the word that makes w SQL when it comes next ("order
 // by"), or "(" for SQL functions named by ordinary words, which count only
 // glued to their parenthesis ("version()", not "Version (Windows)"); ""
 // when w is not one of them.
-func sqlPairNext(w string) string {
-	switch w {
-	case "order", "group":
-		return "by"
-	case "drop":
-		return "table"
-	case "insert":
-		return "into"
-	case "delete":
-		return "from"
-	case "or", "and":
-		return "true"
-	case "user", "version", "database", "char", "chr", "concat", "ascii", "substring",
-		"convert", "sleep", "benchmark", "exec", "cast":
-		return "("
-	}
-	return ""
-}
+func sqlPairNext(w string) string { return sqlPairs[w] }
+
+var sqlPairs = map[string]string{"order": "by", "group": "by", "drop": "table", "insert": "into",
+	"delete": "from", "or": "true", "and": "true", "user": "(", "version": "(", "database": "(",
+	"char": "(", "chr": "(", "concat": "(", "ascii": "(", "substring": "(", "convert": "(",
+	"sleep": "(", "benchmark": "(", "exec": "(", "cast": "("}
 
 func isSQLi(v, lv string, c charClass) bool {
 	// SQL injection needs whitespace, a quote, SQL punctuation or a comment
@@ -78,7 +62,7 @@ func sqlEvidence(lv string, c charClass) bool {
 	// An '=' is a comparison when something can end the value's context
 	// around it: "key=value" and "dGVzdA==" are not.
 	eqCompares := c.any(ccSpace | ccQuote | ccParen | ccShell | ccAngle | ccHash)
-	for i := 0; i < len(lv); i++ {
+	for i := 0; c.any(ccHash|ccEquals|ccAngle) && i < len(lv); i++ {
 		switch lv[i] {
 		case '#':
 			// A MySQL comment ("1=1#", "admin'#"), not "#8157" or "C#".
@@ -102,6 +86,8 @@ func sqlEvidence(lv string, c charClass) bool {
 			return true
 		}
 	}
+	// prev is the word before, when it is one of sqlEvidenceWords and only
+	// whitespace separates it from the next.
 	prev := ""
 	for i := 0; i < len(lv); {
 		for i < len(lv) && !isWordByte(lv[i]) {
@@ -118,13 +104,29 @@ func sqlEvidence(lv string, c charClass) bool {
 			break
 		}
 		w := lv[start:i]
-		if isSQLWord(w) && sqlWordUsed(w, lv[i:]) || prev != "" && sqlPairNext(prev) == w || i < len(lv) && lv[i] == '(' && sqlPairNext(w) == "(" {
+		if prev != "" && sqlPairNext(prev) == w {
+			return true
+		}
+		if prev = ""; !sqlEvidenceWords.has(w) {
+			continue
+		}
+		if isSQLWord(w) && sqlWordUsed(w, lv[i:]) || i < len(lv) && lv[i] == '(' && sqlPairNext(w) == "(" {
 			return true
 		}
 		prev = w
 	}
 	return false
 }
+
+// sqlEvidenceWords are the words isSQLWord or sqlPairNext know: the
+// others are skipped at the cost of a filter lookup.
+var sqlEvidenceWords = func() *vocab {
+	pairs := map[string]bool{}
+	for w := range sqlPairs {
+		pairs[w] = true
+	}
+	return newVocab([]map[string]bool{sqlWords, pairs})
+}()
 
 // sqlComment reports a "--" that can end a query: glued to what precedes
 // it ("admin'--", "1--", ")--") or ending the value, not a dash pair

@@ -228,7 +228,7 @@ func FuzzShortcuts(f *testing.F) {
 		if got := backupSuffix(s); got != want {
 			t.Fatalf("backupSuffix(%q) = %v, strings.HasSuffix says %v", s, got, want)
 		}
-		for _, w := range []*vocab{shellWords, sqlVocab, attackToolWords, jsObjectWords, jsCallSinkWords} {
+		for _, w := range []*vocab{shellWords, sqlVocab, attackToolWords, jsObjectWords, jsCallSinkWords, sqlEvidenceWords} {
 			if _, want := w.words[s]; w.has(s) != want {
 				t.Fatalf("vocab.has(%q) = %v, map says %v", s, !want, want)
 			}
