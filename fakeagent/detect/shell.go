@@ -134,12 +134,15 @@ func isShellSyntax(lv string, c charClass) bool {
 	if cl != lv && isCmdExe(cl, cl, classify(cl)) {
 		return true
 	}
-	if !c.any(ccDollar|ccLBrace|ccTilde|ccLBracket|ccGlob|ccAngle) && (lv == "" || lv[0] != '\\') && !strings.Contains(cl, "-c") {
+	if !c.any(ccDollar|ccLBrace|ccTilde|ccAngle) && (lv == "" || lv[0] != '\\') && !strings.Contains(cl, "-c") {
 		command, windows := statementStarts(cl)
 		if !command {
-			// No expansion, glob, redirection, function syntax or "-c",
-			// and no statement starting with a command: only a cmd.exe
-			// statement is left to find.
+			// No expansion, redirection, function syntax or "-c", and no
+			// statement starting with a command: only a globbed path or
+			// a cmd.exe statement is left to find.
+			if c.any(ccLBracket|ccGlob) && globbedSystemPath(lv) {
+				return true
+			}
 			if cl != lv {
 				_, windows = statementStarts(lv)
 			}
