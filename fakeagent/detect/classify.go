@@ -98,14 +98,23 @@ func classify(s string) charClass {
 	for i := 0; i < len(s); i++ {
 		c |= byteClass[s[i]]
 	}
-	if c&ccDash != 0 && strings.Contains(s, "--") {
-		c |= ccDashDash
-	}
-	if c&ccDot != 0 && strings.Contains(s, "..") {
-		c |= ccDotDot
-	}
-	if c&ccZero != 0 && (strings.Contains(s, "0x") || strings.Contains(s, "0X")) {
-		c |= ccZeroX
+	if c&(ccDash|ccDot|ccZero) != 0 {
+		for i := 0; i+1 < len(s); i++ {
+			switch n := s[i+1]; s[i] {
+			case '-':
+				if n == '-' {
+					c |= ccDashDash
+				}
+			case '.':
+				if n == '.' {
+					c |= ccDotDot
+				}
+			case '0':
+				if n|0x20 == 'x' {
+					c |= ccZeroX
+				}
+			}
+		}
 	}
 	if c&ccLess != 0 && markupIn(s) {
 		c |= ccMarkup

@@ -35,6 +35,14 @@
 // benign corpora the tests measure both on, and testdata/useragents.txt.gz
 // 56,000 real User-Agents that must carry no signal.
 //
+// Most values can match nothing, and finding that out is most of the cost
+// of a request. So every detector first asks what the value holds: its
+// character classes, from one table pass (classify.go), and, for word
+// lists, a filtered word set or a one-pass substring list (vocab.go); the
+// transformations skip values without their trigger bytes and hand over
+// their buffer instead of copying it. Each shortcut answers what its plain
+// definition answers, and FuzzShortcuts checks that on arbitrary input.
+//
 // The work per request is bounded: at most 512 values are inspected, each
 // up to its first 8 KiB, and at most 128 KiB of body is parsed.
 package detect

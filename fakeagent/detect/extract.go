@@ -74,7 +74,7 @@ func (in *inspector) inspect(req *Request, u *parsedURI) {
 			in.value(v, locHeader)
 		}
 		// Log4Shell payloads come in any header; so do CRLF injections.
-		if !in.sig.has(sigLog4J) && (strings.Contains(v, "${") || strings.Contains(v, "%24%7")) {
+		if !in.sig.has(sigLog4J) && (strings.IndexByte(v, '$') >= 0 && strings.Contains(v, "${") || strings.IndexByte(v, '%') >= 0 && strings.Contains(v, "%24%7")) {
 			if isLog4JJNDI(strings.ToLower(v), ccDollar|ccPercent) {
 				in.sig.add(sigLog4J)
 			}

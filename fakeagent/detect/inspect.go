@@ -132,7 +132,7 @@ func (in *inspector) attacks(v, lv string, c charClass, loc location) {
 		if !in.sig.has(sigSQLI) && (c.any(ccUnderscore|ccDot) || strings.HasSuffix(lv, "db")) && sqlKeywords(lv, c) {
 			in.sig.add(sigSQLI)
 		}
-		if !in.sig.has(sigXSS) && (c.any(ccDot) || strings.Contains(lv, "+ad")) && isScriptInjection(lv, c) {
+		if !in.sig.has(sigXSS) && (c.any(ccDot) || c.any(ccPlus) && strings.Contains(lv, "+ad")) && isScriptInjection(lv, c) {
 			in.sig.add(sigXSS)
 		}
 		return

@@ -1,5 +1,7 @@
 package detect
 
+import "strings"
+
 // vocab is a word list the detectors ask about every word of a value
 // ("is any word of this value a shell command?"). Most words of benign
 // values are in none, so a bit filter on a hash of the word's length and
@@ -66,24 +68,6 @@ func bytesOf(groups ...string) (s byteSet) {
 
 const wordBytes = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
 
-// anyRun reports whether a maximal run of bytes in run is, in s, a word
-// of v.
-func (v *vocab) anyRun(s string, run *byteSet) bool {
-	for i := 0; i < len(s); {
-		for i < len(s) && !run[s[i]] {
-			i++
-		}
-		start := i
-		for i < len(s) && run[s[i]] {
-			i++
-		}
-		if start < i && v.has(s[start:i]) {
-			return true
-		}
-	}
-	return false
-}
-
 // substrings is a list of strings to find anywhere in a value, in one pass:
 // a bitmap of their first two bytes picks the places worth comparing at.
 type substrings struct {
@@ -110,7 +94,7 @@ func newSubstrings(list ...string) *substrings {
 // strings.Contains over the list would.
 func (s *substrings) in(v string) bool {
 	for _, e := range s.short {
-		if len(v) > 0 && indexByte(v, e[0]) {
+		if strings.IndexByte(v, e[0]) >= 0 {
 			return true
 		}
 	}
@@ -123,15 +107,6 @@ func (s *substrings) in(v string) bool {
 			if len(v)-i >= len(e) && v[i:i+len(e)] == e {
 				return true
 			}
-		}
-	}
-	return false
-}
-
-func indexByte(s string, b byte) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == b {
-			return true
 		}
 	}
 	return false
