@@ -132,17 +132,12 @@ var sqlEvidenceWords = func() *vocab {
 // it ("admin'--", "1--", ")--") or ending the value, not a dash pair
 // between words of prose ("the door -- thanks").
 func sqlComment(lv string) bool {
-	for i := 0; ; {
-		j := strings.Index(lv[i:], "--")
-		if j < 0 {
-			return false
-		}
-		j += i
+	for j := range occurrences(lv, "--") {
 		if j == 0 || lv[j-1] != ' ' || strings.TrimRight(lv[j:], "- \t\r\n") == "" {
 			return true
 		}
-		i = j + 2
 	}
+	return false
 }
 
 // sqlWordUsed reports whether the SQL word w, followed by rest, is used

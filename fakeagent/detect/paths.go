@@ -101,17 +101,12 @@ func isSensitivePath(lv string, c charClass) bool {
 
 // doubleSlash reports a "//" other than a URL scheme's "://".
 func doubleSlash(s string) bool {
-	for i := 0; ; {
-		j := strings.Index(s[i:], "//")
-		if j < 0 {
-			return false
-		}
-		j += i
+	for j := range occurrences(s, "//") {
 		if j == 0 || s[j-1] != ':' || j+2 < len(s) && s[j+2] == '/' {
 			return true
 		}
-		i = j + 2
 	}
+	return false
 }
 
 // backupSuffixes are the endings of backup, dump, log and editor files.

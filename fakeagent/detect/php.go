@@ -353,12 +353,7 @@ func phpUploadName(lname string) bool {
 // schemes anywhere, as strings.Contains would, by looking only before each
 // "://" of lv.
 func schemeIn(lv string, schemes []string) bool {
-	for i := 0; ; {
-		j := strings.Index(lv[i:], "://")
-		if j < 0 {
-			return false
-		}
-		j += i
+	for j := range occurrences(lv, "://") {
 		for _, s := range schemes {
 			// Compared from the last letter of the name, which rules out
 			// most at once ("https" is no wrapper).
@@ -366,6 +361,6 @@ func schemeIn(lv string, schemes []string) bool {
 				return true
 			}
 		}
-		i = j + 1
 	}
+	return false
 }

@@ -1,6 +1,9 @@
 package detect
 
-import "strings"
+import (
+	"iter"
+	"strings"
+)
 
 // vocab is a word list the detectors ask about every word of a value
 // ("is any word of this value a shell command?"). Most words of benign
@@ -110,4 +113,18 @@ func (s *substrings) in(v string) bool {
 		}
 	}
 	return false
+}
+
+// occurrences yields the index of each occurrence of sub (not empty) in s,
+// left to right, each search starting after the previous match.
+func occurrences(s, sub string) iter.Seq[int] {
+	return func(yield func(int) bool) {
+		for i := 0; ; {
+			j := strings.Index(s[i:], sub)
+			if j < 0 || !yield(i+j) {
+				return
+			}
+			i += j + len(sub)
+		}
+	}
 }
