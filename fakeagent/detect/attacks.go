@@ -292,7 +292,7 @@ func isCmdExe(v, lv string, c charClass) bool {
 	if !c.any(ccShell | ccDollar | ccSlash) {
 		// Of shellIndicators, only those with " -" or ".exe" can be in a
 		// value without these characters.
-		if !c.any(ccSpace) || !strings.Contains(lv, " -") && !strings.Contains(lv, ".exe") {
+		if !c.any(ccSpace) || !(c.any(ccDash) && strings.Contains(lv, " -")) && !(c.any(ccDot) && strings.Contains(lv, ".exe")) {
 			return false
 		}
 	}

@@ -41,13 +41,13 @@ const (
 	ccBacktick                         // `
 	ccComma                            // ,
 	ccPlus                             // +
+	ccDash                             // -
 )
 
 // Classes of single bytes that classify uses to find the classes of
 // pairs; they are not asked by detectors.
 const (
-	ccDash charClass = 1 << (iota + 48) // -
-	ccZero                              // 0
+	ccZero charClass = 1 << (iota + 48) // 0
 	ccLess                              // <
 )
 
@@ -95,7 +95,12 @@ var byteClass = func() (t [256]charClass) {
 
 func classify(s string) charClass {
 	var c charClass
-	for i := 0; i < len(s); i++ {
+	i := 0
+	for ; i+4 <= len(s); i += 4 {
+		b := s[i : i+4]
+		c |= byteClass[b[0]] | byteClass[b[1]] | byteClass[b[2]] | byteClass[b[3]]
+	}
+	for ; i < len(s); i++ {
 		c |= byteClass[s[i]]
 	}
 	if c&(ccDash|ccDot|ccZero) != 0 {
@@ -119,7 +124,7 @@ func classify(s string) charClass {
 	if c&ccLess != 0 && markupIn(s) {
 		c |= ccMarkup
 	}
-	return c &^ (ccDash | ccZero | ccLess)
+	return c &^ (ccZero | ccLess)
 }
 
 // markupIn reports a '<' followed by a letter, '/', '!' or '?'.

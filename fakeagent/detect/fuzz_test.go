@@ -284,6 +284,7 @@ func classifyReference(s string) charClass {
 		set(b == '`', ccBacktick)
 		set(b == ',', ccComma)
 		set(b == '+', ccPlus)
+		set(b == '-', ccDash)
 	}
 	return c
 }

@@ -134,7 +134,7 @@ func isShellSyntax(lv string, c charClass) bool {
 	if cl != lv && isCmdExe(cl, cl, classify(cl)) {
 		return true
 	}
-	if !c.any(ccDollar|ccLBrace|ccTilde|ccAngle) && (lv == "" || lv[0] != '\\') && !strings.Contains(cl, "-c") {
+	if !c.any(ccDollar|ccLBrace|ccTilde|ccAngle) && (lv == "" || lv[0] != '\\') && !(c.any(ccDash) && strings.Contains(cl, "-c")) {
 		command, windows := statementStarts(cl)
 		if !command {
 			// No expansion, redirection, function syntax or "-c", and no

@@ -7,15 +7,17 @@ import (
 
 // vocab is a word list the detectors ask about every word of a value
 // ("is any word of this value a shell command?"). Most words of benign
-// values are in none, so a bit filter on a hash of the word's length and
-// edge bytes answers them before the map is consulted.
+// values are in none: the words are kept by a hash of their length and
+// first, second and last bytes, so that a word is compared only with the
+// few of the list that share its hash, and most with none.
 type vocab struct {
-	filter [vocabFilterBits / 64]uint64
-	words  map[string]struct{}
+	start  [vocabSlots + 1]uint16 // bySlot[start[h]:start[h+1]] hash to h
+	bySlot []string
+	words  map[string]struct{} // the same words, as a set
 	maxLen int
 }
 
-const vocabFilterBits = 1 << 14
+const vocabSlots = 1 << 14
 
 func vocabHash(w string) uint32 {
 	h := uint32(len(w))<<24 ^ uint32(w[0])<<16 ^ uint32(w[min(1, len(w)-1)])<<8 ^ uint32(w[len(w)-1])
@@ -26,23 +28,26 @@ func vocabHash(w string) uint32 {
 // newVocab is the union of sets plus extra words.
 func newVocab(sets []map[string]bool, extra ...string) *vocab {
 	v := &vocab{words: map[string]struct{}{}}
-	add := func(w string) {
-		if w == "" {
-			return
-		}
-		v.words[w] = struct{}{}
-		v.maxLen = max(v.maxLen, len(w))
-		h := vocabHash(w)
-		v.filter[h/64] |= 1 << (h % 64)
-	}
 	for _, s := range sets {
 		for w := range s {
-			add(w)
+			v.words[w] = struct{}{}
 		}
 	}
 	for _, w := range extra {
-		add(w)
+		v.words[w] = struct{}{}
 	}
+	delete(v.words, "")
+	var slots [vocabSlots][]string
+	for w := range v.words {
+		v.maxLen = max(v.maxLen, len(w))
+		h := vocabHash(w)
+		slots[h] = append(slots[h], w)
+	}
+	for h, ws := range slots {
+		v.start[h] = uint16(len(v.bySlot))
+		v.bySlot = append(v.bySlot, ws...)
+	}
+	v.start[vocabSlots] = uint16(len(v.bySlot))
 	return v
 }
 
@@ -50,11 +55,13 @@ func (v *vocab) has(w string) bool {
 	if w == "" || len(w) > v.maxLen {
 		return false
 	}
-	if h := vocabHash(w); v.filter[h/64]&(1<<(h%64)) == 0 {
-		return false
+	h := vocabHash(w)
+	for _, x := range v.bySlot[v.start[h]:v.start[h+1]] {
+		if x == w {
+			return true
+		}
 	}
-	_, ok := v.words[w]
-	return ok
+	return false
 }
 
 // byteSet is a set of bytes, for splitting values into words.
@@ -74,6 +81,7 @@ const wordBytes = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345678
 // substrings is a list of strings to find anywhere in a value, in one pass:
 // a bitmap of their first two bytes picks the places worth comparing at.
 type substrings struct {
+	first  [256]bool // first bytes of the entries
 	pairs  [1 << 16 / 64]uint64
 	byPair map[uint16][]string
 	short  []string // entries of one byte
@@ -87,6 +95,7 @@ func newSubstrings(list ...string) *substrings {
 			continue
 		}
 		p := uint16(e[0])<<8 | uint16(e[1])
+		s.first[e[0]] = true
 		s.pairs[p/64] |= 1 << (p % 64)
 		s.byPair[p] = append(s.byPair[p], e)
 	}
@@ -102,6 +111,9 @@ func (s *substrings) in(v string) bool {
 		}
 	}
 	for i := 0; i+1 < len(v); i++ {
+		if !s.first[v[i]] {
+			continue
+		}
 		p := uint16(v[i])<<8 | uint16(v[i+1])
 		if s.pairs[p/64]&(1<<(p%64)) == 0 {
 			continue
