@@ -159,7 +159,12 @@ func quoteIndex(lv string, c charClass) int {
 	if !c.any(ccQuote) {
 		return -1
 	}
-	return strings.IndexAny(lv, "'\"`")
+	for i := 0; i < len(lv); i++ {
+		if b := lv[i]; b == '\'' || b == '"' || b == '`' {
+			return i
+		}
+	}
+	return -1
 }
 
 // proseQuote reports whether the quote at lv[i], in the value's first word,

@@ -79,7 +79,7 @@ func (in *inspector) inspect(req *Request, u *parsedURI) {
 				in.sig.add(sigLog4J)
 			}
 		}
-		if strings.ContainsAny(v, "\r\n") || encodedCRLF(v) {
+		if strings.IndexByte(v, '\r') >= 0 || strings.IndexByte(v, '\n') >= 0 || encodedCRLF(v) {
 			in.sig.add(sigResponseSplit)
 		}
 	}

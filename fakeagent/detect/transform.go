@@ -336,7 +336,11 @@ func compressWhitespace(s string) string {
 var cmdLineSpecial = bytesOf("'\"\\^${ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 func cmdLine(s string) string {
-	if !strings.ContainsAny(s, "'\"\\^${") && !hasUpper(s) {
+	first := 0
+	for first < len(s) && !cmdLineSpecial[s[first]] {
+		first++
+	}
+	if first == len(s) {
 		return s
 	}
 	b := make([]byte, 0, len(s))
@@ -399,15 +403,6 @@ func cmdLine(s string) string {
 func braceList(s string) bool {
 	end := strings.IndexByte(s, '}')
 	return end > 0 && strings.IndexByte(s[:end], ',') >= 0 && !strings.ContainsAny(s[:end], " \t{")
-}
-
-func hasUpper(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if 'A' <= s[i] && s[i] <= 'Z' {
-			return true
-		}
-	}
-	return false
 }
 
 func hasPrefixFold(s, prefix string) bool {
