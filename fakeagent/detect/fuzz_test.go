@@ -148,7 +148,9 @@ func FuzzShortcuts(f *testing.F) {
 	for _, s := range []string{"/bin/sh -c id", "cmd.exe /c dir", "a--b", "x/*y*/z", "#c", "0X41", "..\\..",
 		"<svg onload=alert(1)>", "php://filter", "x://php://y", "${IFS}", "169.254.169.254", "ETC/PASSWD", "\xc0\xae",
 		"it's \"fine\" -- ok", "Select a plan: Pro", "wHoAmI;", "{cat,/etc/passwd}",
-		"http://x//etc/passwd", "file:///etc/shadow/.", "a://b/./web-inf/x", "x=/etc/hosts&y=z"} {
+		"http://x//etc/passwd", "file:///etc/shadow/.", "a://b/./web-inf/x", "x=/etc/hosts&y=z",
+		"1 union all select 1", "x' or 1=1", "a;drop table b", "select * from t", "case when 1 then 2", "order by 1 desc",
+		"exec master..xp_dirtree", "1 as \"a\" from t", "into outfile '/x'", "benchmark(1,2)", "if(1,2,3)", "; set @a=1"} {
 		f.Add(s)
 	}
 	lists := []struct {

@@ -81,6 +81,9 @@ func isScriptInjection(lv string, c charClass) bool {
 	}
 	// The other sinks name one of these objects: values with none skip
 	// the list.
+	if !c.any(ccDot|ccLBracket|ccDash|ccParen|ccBacktick|ccDollar) && (strings.IndexByte(lv, 'x') < 0 || strings.IndexByte(lv, 'q') < 0) {
+		return false // every sink but xmlhttprequest has one of . [ - ( ` $
+	}
 	if !c.any(ccDollar) && !jsObjectWord(lv) {
 		return false
 	}

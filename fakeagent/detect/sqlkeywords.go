@@ -96,7 +96,9 @@ func sqlKeywords(s string, c charClass) bool {
 }
 
 // sqlWordIn reports whether one of the words sqlWordEvidence reads is in
-// sqlVocab.
+// sqlVocab and stands where one of its checks could match: a function
+// before its '(', a statement after a ';', a keyword with what its check
+// needs after it (a necessary condition of each check, not the check).
 func sqlWordIn(s string) bool {
 	for i := 0; i < len(s); {
 		for i < len(s) && !isSQLWordByte(s[i]) {
@@ -106,11 +108,57 @@ func sqlWordIn(s string) bool {
 		for i < len(s) && isSQLWordByte(s[i]) {
 			i++
 		}
-		if start < i && sqlVocab.has(strings.Trim(s[start:i], ".")) {
+		if start == i {
+			continue
+		}
+		w := strings.Trim(s[start:i], ".")
+		if !sqlVocab.has(w) {
+			continue
+		}
+		if sqlWordMay(w, s, start, i) {
 			return true
 		}
 	}
 	return false
+}
+
+// sqlWordMay reports whether the word w of sqlVocab, at s[start:end], can
+// meet one of sqlWordEvidence's checks.
+func sqlWordMay(w, s string, start, end int) bool {
+	after := s[end:]
+	afterSp := strings.TrimLeft(after, " ")
+	switch {
+	case sqlIdentifiers[w],
+		sqlFunctions[w] && strings.HasPrefix(afterSp, "("),
+		sqlGluedFunctions[w] && strings.HasPrefix(after, "("),
+		sqlStatementStart[w] && start > 0 && (s[start-1] == ';' || s[start-1] == ' ' && start > 1 && s[start-2] == ';'):
+		return true
+	case !sqlKeywordCases[w]:
+		return false
+	}
+	switch w {
+	case "union":
+		return strings.Contains(after, "select")
+	case "select":
+		return strings.Contains(after, "from") || strings.HasPrefix(afterSp, "if(") || strings.Contains(after, "sleep") ||
+			strings.Contains(after, "benchmark") || strings.Contains(after, "char") || strings.Contains(after, "group_concat") ||
+			strings.Contains(after, "load_file")
+	case "insert":
+		return strings.Contains(after, "into")
+	case "delete", "as":
+		return strings.Contains(after, "from")
+	case "drop", "create", "alter", "truncate":
+		return stmtStart(s, start)
+	case "into":
+		return strings.Contains(after, "outfile") || strings.Contains(after, "dumpfile")
+	case "case":
+		return strings.Contains(after, "when")
+	case "order", "group":
+		return strings.Contains(after, "by")
+	case "or", "and", "xor", "where":
+		return tautologyAfter(afterSp)
+	}
+	return true // exec, execute, having, procedure
 }
 
 // sqlWordEvidence is sqlKeywords's reading of the words of s: calls, casts,

@@ -48,3 +48,12 @@ func TestBackupSuffix(t *testing.T) {
 		assert.Equal(t, want, backupSuffix(seg), seg)
 	}
 }
+
+// isScriptInjection skips the sink list for values without any of these
+// bytes: every sink must have one, but xmlhttprequest (which needs an x
+// and a q).
+func TestEverySinkHasAByteTheSkipLooksFor(t *testing.T) {
+	for _, s := range jsSinks {
+		assert.True(t, strings.ContainsAny(s, ".[-(`$") || s == "xmlhttprequest", s)
+	}
+}
