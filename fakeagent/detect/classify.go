@@ -39,7 +39,6 @@ const (
 	ccZeroX                            // 0 followed by x or X
 	ccHash                             // #
 	ccBacktick                         // `
-	ccComma                            // ,
 	ccPlus                             // +
 	ccDash                             // -
 )
@@ -71,7 +70,7 @@ var byteClass = func() (t [256]charClass) {
 	t['#'] = ccSQLPunct | ccHash
 	t['='] = ccSQLPunct | ccEquals
 	t['*'] = ccSQLPunct | ccGlob
-	t[','] = ccSQLPunct | ccComma
+	t[','] = ccSQLPunct
 	t['<'], t['>'] = ccSQLPunct|ccAngle|ccLess, ccSQLPunct|ccAngle
 	t['/'] = ccSlash
 	t['\\'] = ccSlash | ccBackslash

@@ -284,7 +284,6 @@ func classifyReference(s string) charClass {
 		set(b == '0' && (next == 'x' || next == 'X') && i+1 < len(s), ccZeroX)
 		set(b == '#', ccHash)
 		set(b == '`', ccBacktick)
-		set(b == ',', ccComma)
 		set(b == '+', ccPlus)
 		set(b == '-', ccDash)
 	}

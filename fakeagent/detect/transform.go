@@ -241,10 +241,6 @@ func hasHighByte(s string) bool {
 	return false
 }
 
-// removeSQLComments replaces SQL comments (/* ... */, including MySQL's
-// executable /*! ... */ whose content is kept, and -- or # to the end of
-// the line) with a space, so that "UN/**/ION" reads "UN ION" and
-// "SELECT/**/1" reads "SELECT 1".
 // stripComments is removeSQLComments for s of class c, skipped when s
 // cannot hold a comment (every comment has '#', "--" or '*'; ccSlash is
 // not asked, as callers may mask it).
@@ -255,6 +251,10 @@ func stripComments(s string, c charClass) string {
 	return removeSQLComments(s)
 }
 
+// removeSQLComments replaces SQL comments (/* ... */, including MySQL's
+// executable /*! ... */ whose content is kept, and -- or # to the end of
+// the line) with a space, so that "UN/**/ION" reads "UN ION" and
+// "SELECT/**/1" reads "SELECT 1".
 func removeSQLComments(s string) string {
 	if !strings.Contains(s, "/*") && !strings.Contains(s, "--") && strings.IndexByte(s, '#') < 0 {
 		return s
@@ -327,24 +327,24 @@ func compressWhitespace(s string) string {
 	return ownString(b)
 }
 
+// cmdLineSpecial are the bytes cmdLine changes or looks at.
+var cmdLineSpecial = bytesOf("'\"\\^${ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
 // cmdLine undoes the shell's quoting tricks the way the shell itself
 // would before running a word: quotes and backslashes disappear
 // ("w'h'o\ami" is whoami), ^ (cmd.exe's escape) too, $IFS and ${IFS}
 // become spaces, brace lists separate words ("{cat,/etc/passwd}"), and
 // empty expansions ($@, $*, ${x}) vanish. Letters are lower-cased.
-// cmdLineSpecial are the bytes cmdLine changes or looks at.
-var cmdLineSpecial = bytesOf("'\"\\^${ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
 func cmdLine(s string) string {
 	first := 0
 	for first < len(s) && !cmdLineSpecial[s[first]] {
 		first++
 	}
 	if first == len(s) {
-		return s
+		return s // nothing to undo
 	}
-	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
+	b := append(make([]byte, 0, len(s)), s[:first]...)
+	for i := first; i < len(s); i++ {
 		// Copy the run of bytes that stay as they are in one go.
 		j := i
 		for j < len(s) && !cmdLineSpecial[s[j]] {
