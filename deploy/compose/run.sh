@@ -114,7 +114,10 @@ run_demo() {
 
 	# The agent was healthy before the app started.
 	local healthy_at app_started
-	healthy_at=$(podman inspect --format '{{range .State.Health.Log}}{{if eq .ExitCode 0}}{{.End}}{{"\n"}}{{end}}{{end}}' "$agent" | head -1)
+	# The first passing check (not "| head -1": under pipefail, head
+	# leaving early makes podman's write a SIGPIPE and the script exit 141).
+	healthy_at=$(podman inspect --format '{{range .State.Health.Log}}{{if eq .ExitCode 0}}{{.End}}{{"\n"}}{{end}}{{end}}' "$agent")
+	healthy_at=${healthy_at%%$'\n'*}
 	app_started=$(podman inspect --format '{{.State.StartedAt}}' "$app")
 	[ -n "$healthy_at" ] || fail "$name: the agent has no passing health check"
 	python3 - "$healthy_at" "$app_started" <<-'PY' || fail "$name: the app started ($app_started) before the agent was healthy ($healthy_at)"
