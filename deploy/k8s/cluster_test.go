@@ -425,10 +425,11 @@ type logStream struct {
 	done  chan struct{}
 }
 
-func (s *scenario) follow(t *testing.T, pod, container string) *logStream {
+func (s *scenario) follow(t *testing.T, pod, container string, extra ...string) *logStream {
 	t.Helper()
 	ls := &logStream{done: make(chan struct{})}
-	cmd := exec.Command(s.c.kubectlBin, "logs", "-f", "-n", s.ns, pod, "-c", container, "--tail=0")
+	args := append([]string{"logs", "-f", "-n", s.ns, pod, "-c", container, "--tail=0"}, extra...)
+	cmd := exec.Command(s.c.kubectlBin, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+s.c.kubeconfig)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -463,6 +464,23 @@ func (ls *logStream) wait(t *testing.T, timeout time.Duration) (time.Time, strin
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	return ls.ended, strings.Join(ls.lines, "\n")
+}
+
+// stampOf is the runtime's timestamp of the first line of log (followed
+// with --timestamps) that holds marker: when the container wrote it, not
+// when kubectl passed it on.
+func stampOf(t *testing.T, log, marker string) time.Time {
+	t.Helper()
+	for _, line := range strings.Split(log, "\n") {
+		stamp, text, ok := strings.Cut(line, " ")
+		if ok && strings.Contains(text, marker) {
+			ts, err := time.Parse(time.RFC3339Nano, stamp)
+			require.NoError(t, err, "log line %q", line)
+			return ts
+		}
+	}
+	t.Fatalf("no log line holds %q:\n%s", marker, log)
+	return time.Time{}
 }
 
 // emptyDir is the host path of a pod's sigsci-tmp volume.
