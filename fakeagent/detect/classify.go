@@ -46,8 +46,9 @@ const (
 // Classes of single bytes that classify uses to find the classes of
 // pairs; they are not asked by detectors.
 const (
-	ccZero charClass = 1 << (iota + 48) // 0
-	ccLess                              // <
+	ccZero    charClass = 1 << (iota + 48) // 0
+	ccLess                                 // <
+	ccLetterX                              // x or X
 )
 
 // byteClass is the class of each byte on its own; classify adds the
@@ -89,6 +90,7 @@ var byteClass = func() (t [256]charClass) {
 	t['+'] = ccPlus
 	t['-'] = ccDash
 	t['0'] = ccZero
+	t['x'], t['X'] = ccLetterX, ccUpper|ccLetterX
 	return t
 }()
 
@@ -102,28 +104,29 @@ func classify(s string) charClass {
 	for ; i < len(s); i++ {
 		c |= byteClass[s[i]]
 	}
-	if c&(ccDash|ccDot|ccZero) != 0 {
-		for i := 0; i+1 < len(s); i++ {
-			switch n := s[i+1]; s[i] {
-			case '-':
-				if n == '-' {
-					c |= ccDashDash
-				}
-			case '.':
-				if n == '.' {
-					c |= ccDotDot
-				}
-			case '0':
-				if n|0x20 == 'x' {
-					c |= ccZeroX
-				}
-			}
-		}
+	if c&ccDash != 0 && strings.Contains(s, "--") {
+		c |= ccDashDash
+	}
+	if c&ccDot != 0 && strings.Contains(s, "..") {
+		c |= ccDotDot
+	}
+	if c&(ccZero|ccLetterX) == ccZero|ccLetterX && zeroX(s) {
+		c |= ccZeroX
 	}
 	if c&ccLess != 0 && markupIn(s) {
 		c |= ccMarkup
 	}
-	return c &^ (ccZero | ccLess)
+	return c &^ (ccZero | ccLess | ccLetterX)
+}
+
+// zeroX reports a '0' followed by 'x' or 'X'.
+func zeroX(s string) bool {
+	for i := 1; i < len(s); i++ {
+		if s[i]|0x20 == 'x' && s[i-1] == '0' {
+			return true
+		}
+	}
+	return false
 }
 
 // markupIn reports a '<' followed by a letter, '/', '!' or '?'.
