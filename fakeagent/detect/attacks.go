@@ -62,7 +62,7 @@ func sqlEvidence(lv string, c charClass) bool {
 	// An '=' is a comparison when something can end the value's context
 	// around it: "key=value" and "dGVzdA==" are not.
 	eqCompares := c.any(ccSpace | ccQuote | ccParen | ccShell | ccAngle | ccHash)
-	for i := 0; c.any(ccHash|ccEquals|ccAngle) && i < len(lv); i++ {
+	for i := 0; (c.any(ccHash|ccAngle) || eqCompares && c.any(ccEquals)) && i < len(lv); i++ {
 		switch lv[i] {
 		case '#':
 			// A MySQL comment ("1=1#", "admin'#"), not "#8157" or "C#".
@@ -254,9 +254,10 @@ func hasEventHandler(lv string) bool {
 	}
 }
 
-func isWordByte(b byte) bool {
-	return 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '_'
-}
+// isWordByte reports an ASCII letter, digit or underscore.
+func isWordByte(b byte) bool { return wordByteSet[b] }
+
+var wordByteSet = bytesOf(wordBytes)
 
 // Shell commands, split by how sure their name alone makes us.
 // strongCommands are not English words: any of them right after a shell
@@ -460,15 +461,23 @@ func shellArgument(lv string, i int, cmd string, brace bool) bool {
 var traversalFileList = []string{"etc/passwd", "etc/shadow", "etc/group",
 	"etc/issue", "proc/self/", "proc/version", "win.ini", "boot.ini", "system.ini",
 	"windows/system32", "windows\\system32", "c:\\windows", "c:/windows", "web-inf/web.xml",
-	"var/log/", "\xc0\xae", "\xc0\xaf", "\xc1\x9c", "\xe0\x80\xae"}
+	"var/log/"}
 
-var traversalFiles = newSubstrings(traversalFileList...)
+// overlongDotSlash are overlong UTF-8 forms of '.', '/' and '\', which
+// decoders that accept them turn into a traversal; kept apart from
+// traversalFiles, whose search skips by the length of its shortest entry.
+var overlongDotSlash = []string{"\xc0\xae", "\xc0\xaf", "\xc1\x9c", "\xe0\x80\xae"}
+
+var (
+	traversalFiles = newSubstrings(traversalFileList...)
+	overlongForms  = newSubstrings(overlongDotSlash...)
+)
 
 func isTraversal(lv string, c charClass) bool {
 	if c.any(ccDotDot) && dotDotSegment(lv) {
 		return true
 	}
-	if c.any(ccHigh|ccSlash) && traversalFiles.in(lv) {
+	if c.any(ccHigh|ccSlash) && traversalFiles.in(lv) || c.any(ccHigh) && overlongForms.in(lv) {
 		return true
 	}
 	if c.any(ccPercent) {

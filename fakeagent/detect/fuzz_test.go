@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -160,6 +161,7 @@ func FuzzShortcuts(f *testing.F) {
 	}{
 		{"shellIndicators", shellIndicatorSet, shellIndicators},
 		{"traversalFiles", traversalFiles, traversalFileList},
+		{"overlongForms", overlongForms, overlongDotSlash},
 		{"metadataLiterals", metadataLiterals, metadataLiteralList},
 		{"attackToolPhrases", attackToolPhraseSet, attackToolPhrases},
 	}
@@ -210,7 +212,16 @@ func FuzzShortcuts(f *testing.F) {
 		}
 		// The word gates see every word their checks act on.
 		lv := string(lower)
-		command, windows := statementStarts(lv)
+		command, windows := statementStarts(lv, true)
+		if c2, w2 := statementStarts(lv, c.any(ccShell)); c2 != command || w2 != windows {
+			t.Fatalf("statementStarts(%q) without separators = %v, %v; reading every statement %v, %v", lv, c2, w2, command, windows)
+		}
+		if cl := cmdLine(lv); cl != lv {
+			c1, w1 := statementStarts(cl, true)
+			if c2, w2 := statementStarts(cl, c.any(ccShell)); c2 != c1 || w2 != w1 {
+				t.Fatalf("statementStarts(cmdLine(%q)) with the separators of its value = %v, %v; reading every statement %v, %v", lv, c2, w2, c1, w1)
+			}
+		}
 		ws := compressWhitespace(lv)
 		if !command && eachStatement(ws, func(stmt string, atStart bool) bool {
 			return commandStatement(stmt, atStart) || commandStatement(stmt, !atStart)
@@ -220,15 +231,26 @@ func FuzzShortcuts(f *testing.F) {
 		if !command && !windows && windowsStatementIn(lv) {
 			t.Fatalf("statementStarts(%q) found no for/if, windowsStatement does", lv)
 		}
-		if sf := sqlForm(lv, c); !c.any(ccColon) && !sqlWordIn(sf) && sqlWordEvidence(sf) {
+		if sf := sqlForm(lv, c); !strings.Contains(sf, "::") && !sqlWordIn(sf) && sqlWordEvidence(sf) {
 			t.Fatalf("sqlWordIn(%q) found no SQL word, sqlWordEvidence does", sf)
 		}
+		path := unglob(nil, s)
 		want := false
+		for d := range systemDirs {
+			want = want || bytes.Contains(path, []byte("/"+d+"/")) || bytes.HasSuffix(path, []byte("/"+d))
+		}
+		if got := systemDirIn(path); got != want {
+			t.Fatalf("systemDirIn(%q) = %v, bytes.Contains says %v", path, got, want)
+		}
+		want = false
 		for _, suf := range backupSuffixes {
 			want = want || strings.HasSuffix(s, suf) && len(s) > len(suf)
 		}
 		if got := backupSuffix(s); got != want {
 			t.Fatalf("backupSuffix(%q) = %v, strings.HasSuffix says %v", s, got, want)
+		}
+		if got, want := sqlVocab.tag(s), sqlTagOf(s); got != want {
+			t.Fatalf("sqlVocab.tag(%q) = %b, its lists say %b", s, got, want)
 		}
 		for _, w := range []*vocab{shellWords, sqlVocab, attackToolWords, jsObjectWords, jsCallSinkWords, sqlEvidenceWords} {
 			if _, want := w.words[s]; w.has(s) != want {

@@ -87,8 +87,10 @@ var shellWords = newVocab([]map[string]bool{strongCommands, moreCommands, weakCo
 // statementStarts reads the word (a run of commandWordByte) at each
 // place of s where eachStatement starts a statement, and at a few more (s
 // is not whitespace-compressed): command reports one of shellWords, read
-// as commandStatement reads it; windows a "for" or "if".
-func statementStarts(s string) (command, windows bool) {
+// as commandStatement reads it; windows a "for" or "if". seps is false
+// when s holds none of statementSeparator (no ccShell byte in its class):
+// then only the first statement is read.
+func statementStarts(s string, seps bool) (command, windows bool) {
 	for i := 0; i < len(s); {
 		for i < len(s) && statementSkip[s[i]] {
 			i++
@@ -110,6 +112,9 @@ func statementStarts(s string) (command, windows bool) {
 		}
 		if shellWords.has(word) {
 			return true, windows
+		}
+		if !seps {
+			break
 		}
 		for i < len(s) && !statementSeparator[s[i]] {
 			i++
@@ -135,7 +140,9 @@ func isShellSyntax(lv string, c charClass) bool {
 		return true
 	}
 	if !c.any(ccDollar|ccLBrace|ccTilde|ccAngle) && (lv == "" || lv[0] != '\\') && !(c.any(ccDash) && strings.Contains(cl, "-c")) {
-		command, windows := statementStarts(cl)
+		// cmdLine only takes bytes out or makes them spaces: cl has no
+		// separator lv has not.
+		command, windows := statementStarts(cl, c.any(ccShell))
 		if !command {
 			// No expansion, redirection, function syntax or "-c", and no
 			// statement starting with a command: only a globbed path or
@@ -144,7 +151,7 @@ func isShellSyntax(lv string, c charClass) bool {
 				return true
 			}
 			if cl != lv {
-				_, windows = statementStarts(lv)
+				_, windows = statementStarts(lv, c.any(ccShell))
 			}
 			return windows && windowsStatementIn(lv)
 		}
@@ -165,13 +172,13 @@ func isShellSyntax(lv string, c charClass) bool {
 	if eachStatement(s, func(stmt string, atStart bool) bool { return commandStatement(stmt, atStart) }) {
 		return true
 	}
-	return windowsStatements(lv)
+	return windowsStatements(lv, c)
 }
 
-// windowsStatements reports a cmd.exe FOR or IF statement in lv. cmd.exe
-// statements keep their quotes: they are read before cmdLine.
-func windowsStatements(lv string) bool {
-	if _, windows := statementStarts(lv); !windows {
+// windowsStatements reports a cmd.exe FOR or IF statement in lv, of class
+// c. cmd.exe statements keep their quotes: they are read before cmdLine.
+func windowsStatements(lv string, c charClass) bool {
+	if _, windows := statementStarts(lv, c.any(ccShell)); !windows {
 		return false
 	}
 	return windowsStatementIn(lv)
@@ -421,48 +428,61 @@ func globbedSystemPath(lv string) bool {
 		return false
 	}
 	var buf [256]byte // most values fit: no allocation
-	b := buf[:0]
-	globbed := false
+	return systemDirIn(unglob(buf[:0], lv))
+}
+
+// unglob appends to dst lv with its glob characters taken out, a class
+// standing for its first character that is not a slash ("/[e//]tc" is
+// "/etc"), and runs of slashes made one.
+func unglob(dst []byte, lv string) []byte {
 	for i := 0; i < len(lv); i++ {
 		switch c := lv[i]; c {
 		case '[':
-			// A class stands for one of its characters: keep the first that
-			// is not a slash ("/[e//]tc" is "/etc").
-			globbed = true
 			end := strings.IndexByte(lv[i:], ']')
 			if end < 0 {
 				continue
 			}
 			for _, x := range []byte(lv[i+1 : i+end]) {
 				if x != '/' {
-					b = append(b, x)
+					dst = append(dst, x)
 					break
 				}
 			}
 			i += end
 		case ']', '?', '*':
-			globbed = true
 		case '/':
-			if len(b) == 0 || b[len(b)-1] != '/' {
-				b = append(b, c)
+			if len(dst) == 0 || dst[len(dst)-1] != '/' {
+				dst = append(dst, c)
 			}
 		default:
-			b = append(b, c)
+			dst = append(dst, c)
 		}
 	}
-	if !globbed {
-		return false
-	}
-	for _, dir := range systemDirs {
-		if bytes.Contains(b, dir) || bytes.HasSuffix(b, dir[:len(dir)-1]) {
+	return dst
+}
+
+// systemDirIn reports whether a segment of path (after a slash, up to the
+// next slash or the end) is one of systemDirs.
+func systemDirIn(path []byte) bool {
+	for k := bytes.IndexByte(path, '/'); k >= 0; {
+		seg := path[k+1:]
+		next := bytes.IndexByte(seg, '/')
+		if next >= 0 {
+			seg = seg[:next]
+		}
+		if systemDirs[string(seg)] {
 			return true
 		}
+		if next < 0 {
+			return false
+		}
+		k += 1 + next
 	}
 	return false
 }
 
 // systemDirs are the directories globbedSystemPath looks for.
-var systemDirs = [][]byte{[]byte("/etc/"), []byte("/bin/"), []byte("/usr/"), []byte("/dev/"), []byte("/proc/"), []byte("/tmp/"), []byte("/var/"), []byte("/sbin/")}
+var systemDirs = setOf("etc", "bin", "usr", "dev", "proc", "tmp", "var", "sbin")
 
 // cmdBuiltins are cmd.exe's internal commands.
 var cmdBuiltins = setOf("echo", "@echo", "set", "goto", "call", "type", "copy", "del", "erase",

@@ -89,7 +89,9 @@ func sqlKeywords(s string, c charClass) bool {
 	if c.any(ccDollar) && s != "" && s[0] == '$' && nosqlOperators[s] || c.any(ccLBracket) && strings.Contains(s, "[$") && nosqlBracket(s) {
 		return true
 	}
-	if (c.any(ccColon) || sqlWordIn(s)) && sqlWordEvidence(s) {
+	// sqlWordEvidence's checks start from a word of sqlVocab, but for the
+	// PostgreSQL cast ("x::int").
+	if (c.any(ccColon) && strings.Contains(s, "::") || sqlWordIn(s)) && sqlWordEvidence(s) {
 		return true
 	}
 	return sqlQuoteEvidence(s, c)
@@ -111,31 +113,31 @@ func sqlWordIn(s string) bool {
 		if start == i {
 			continue
 		}
-		w := strings.Trim(s[start:i], ".")
+		w := trimDots(s[start:i])
 		if !sqlVocab.has(w) {
 			continue
 		}
-		if sqlWordMay(w, s, start, i) {
+		if sqlWordMay(w, sqlVocab.tag(w), s, start, i) {
 			return true
 		}
 	}
 	return false
 }
 
-// sqlWordMay reports whether the word w of sqlVocab, at s[start:end], can
-// meet one of sqlWordEvidence's checks.
-func sqlWordMay(w, s string, start, end int) bool {
+// sqlWordMay reports whether the word w of sqlVocab, of tag t, at
+// s[start:end], can meet one of sqlWordEvidence's checks.
+func sqlWordMay(w string, t uint16, s string, start, end int) bool {
 	after := s[end:]
-	afterSp := strings.TrimLeft(after, " ")
 	switch {
-	case sqlIdentifiers[w],
-		sqlFunctions[w] && strings.HasPrefix(afterSp, "("),
-		sqlGluedFunctions[w] && strings.HasPrefix(after, "("),
-		sqlStatementStart[w] && start > 0 && (s[start-1] == ';' || s[start-1] == ' ' && start > 1 && s[start-2] == ';'):
+	case t&tagSQLIdentifier != 0,
+		t&tagSQLFunction != 0 && strings.HasPrefix(strings.TrimLeft(after, " "), "("),
+		t&tagSQLGlued != 0 && strings.HasPrefix(after, "("),
+		t&tagSQLStatement != 0 && start > 0 && (s[start-1] == ';' || s[start-1] == ' ' && start > 1 && s[start-2] == ';'):
 		return true
-	case !sqlKeywordCases[w]:
+	case t&tagSQLKeywordCase == 0:
 		return false
 	}
+	afterSp := strings.TrimLeft(after, " ")
 	switch w {
 	case "union":
 		return strings.Contains(after, "select")
@@ -175,7 +177,7 @@ func sqlWordEvidence(s string) bool {
 			i++
 		}
 		if start < i {
-			w := strings.Trim(s[start:i], ".")
+			w := trimDots(s[start:i])
 			words[n] = sqlWord{w: w, start: start, end: i}
 			n++
 		}
@@ -189,11 +191,12 @@ func sqlWordEvidence(s string) bool {
 		if !sqlVocab.has(w.w) {
 			continue // none of the checks below is about this word
 		}
-		if sqlIdentifiers[w.w] {
+		t := sqlVocab.tag(w.w)
+		if t&tagSQLIdentifier != 0 {
 			return true
 		}
 		afterSp := strings.TrimLeft(after, " ")
-		if strings.HasPrefix(afterSp, "(") && sqlFunctions[w.w] || strings.HasPrefix(after, "(") && sqlGluedFunctions[w.w] && gluedCallArg(after[1:]) {
+		if strings.HasPrefix(afterSp, "(") && t&tagSQLFunction != 0 || strings.HasPrefix(after, "(") && t&tagSQLGlued != 0 && gluedCallArg(after[1:]) {
 			return true
 		}
 		next := ""
@@ -272,7 +275,7 @@ func sqlWordEvidence(s string) bool {
 			}
 		}
 		// A stacked statement: "; select ..." or a quote break-out "';select".
-		if w.start > 0 && k+1 < len(ws) && (s[w.start-1] == ';' || s[w.start-1] == ' ' && w.start > 1 && s[w.start-2] == ';') && sqlStatementStart[w.w] {
+		if w.start > 0 && k+1 < len(ws) && (s[w.start-1] == ';' || s[w.start-1] == ' ' && w.start > 1 && s[w.start-2] == ';') && t&tagSQLStatement != 0 {
 			if next != "" && (w.w != "set" && w.w != "call" && w.w != "load" && w.w != "copy" || strings.ContainsAny(s[w.end:], "=@(")) {
 				return true
 			}
@@ -350,8 +353,29 @@ var sqlKeywordCases = setOf("union", "select", "insert", "delete", "drop", "crea
 	"truncate", "into", "exec", "execute", "case", "order", "group", "having", "procedure", "as",
 	"or", "and", "xor", "where")
 
-// sqlVocab is every word sqlKeywords looks at as a word.
+// sqlVocab is every word sqlKeywords looks at as a word, tagged with the
+// lists it is in.
 var sqlVocab = newVocab([]map[string]bool{sqlIdentifiers, sqlFunctions, sqlGluedFunctions, sqlStatementStart, sqlKeywordCases})
+
+// The tags of sqlVocab, in the order of its sets.
+const (
+	tagSQLIdentifier uint16 = 1 << iota
+	tagSQLFunction
+	tagSQLGlued
+	tagSQLStatement
+	tagSQLKeywordCase
+)
+
+// trimDots is strings.Trim(w, ".").
+func trimDots(w string) string {
+	for w != "" && w[0] == '.' {
+		w = w[1:]
+	}
+	for w != "" && w[len(w)-1] == '.' {
+		w = w[:len(w)-1]
+	}
+	return w
+}
 
 // stmtStart reports whether the word at s[i:] starts a statement: the
 // value's start or after ';' or a quote.

@@ -7,30 +7,38 @@ import (
 
 // vocab is a word list the detectors ask about every word of a value
 // ("is any word of this value a shell command?"). Most words of benign
-// values are in none: the words are kept by a hash of their length and
-// first, second and last bytes, so that a word is compared only with the
-// few of the list that share its hash, and most with none.
+// values are in none: a bitmap of the lengths of the words starting with
+// each byte rules most out at once, and the others are compared only with
+// the few words that share a hash of their length and first and last
+// bytes.
 type vocab struct {
-	start  [vocabSlots + 1]uint16 // bySlot[start[h]:start[h+1]] hash to h
-	bySlot []string
-	words  map[string]struct{} // the same words, as a set
-	maxLen int
+	lenFirst [256]uint64             // bit n of lenFirst[b]: a word of length n (< 64) starts with b
+	used     [vocabSlots / 64]uint64 // bit h: some word hashes to h
+	start    [vocabSlots + 1]uint16  // bySlot[start[h]:start[h+1]] hash to h
+	bySlot   []string
+	tags     []uint16            // tags[k+1]: bit i set when bySlot[k] is in sets[i] of newVocab; tags[0] is 0
+	words    map[string]struct{} // the same words, as a set
 }
 
 const vocabSlots = 1 << 14
 
 func vocabHash(w string) uint32 {
-	h := uint32(len(w))<<24 ^ uint32(w[0])<<16 ^ uint32(w[min(1, len(w)-1)])<<8 ^ uint32(w[len(w)-1])
-	h *= 0x9e3779b1
+	h := (uint32(len(w))<<16 ^ uint32(w[0])<<8 ^ uint32(w[len(w)-1])) * 0x9e3779b1
 	return h >> (32 - 14)
 }
 
-// newVocab is the union of sets plus extra words.
+// newVocab is the union of sets plus extra words; a word's tag has bit i
+// set when it is in sets[i] (at most 16 sets).
 func newVocab(sets []map[string]bool, extra ...string) *vocab {
+	if len(sets) > 16 {
+		panic("vocab: more than 16 sets")
+	}
 	v := &vocab{words: map[string]struct{}{}}
-	for _, s := range sets {
+	tag := map[string]uint16{}
+	for i, s := range sets {
 		for w := range s {
 			v.words[w] = struct{}{}
+			tag[w] |= 1 << i
 		}
 	}
 	for _, w := range extra {
@@ -38,30 +46,61 @@ func newVocab(sets []map[string]bool, extra ...string) *vocab {
 	}
 	delete(v.words, "")
 	var slots [vocabSlots][]string
+	v.tags = []uint16{0}
 	for w := range v.words {
-		v.maxLen = max(v.maxLen, len(w))
+		if len(w) >= 64 {
+			panic("vocab: word longer than 63 bytes: " + w)
+		}
+		v.lenFirst[w[0]] |= 1 << len(w)
 		h := vocabHash(w)
 		slots[h] = append(slots[h], w)
+		v.used[h/64] |= 1 << (h % 64)
 	}
 	for h, ws := range slots {
 		v.start[h] = uint16(len(v.bySlot))
 		v.bySlot = append(v.bySlot, ws...)
+		for _, w := range ws {
+			v.tags = append(v.tags, tag[w])
+		}
 	}
 	v.start[vocabSlots] = uint16(len(v.bySlot))
 	return v
 }
 
+// has reports whether w is one of v's words. It inlines: most words are
+// ruled out by their first byte and length without a call.
 func (v *vocab) has(w string) bool {
-	if w == "" || len(w) > v.maxLen {
-		return false
+	// A word of 64 bytes or more shifts the bit out: 0.
+	return len(w) != 0 && v.lenFirst[w[0]]&(1<<len(w)) != 0 && v.hashed(w)
+}
+
+// tag is the tag of w (see newVocab), 0 when w is not one of v's words or
+// is in none of its sets. It does not inline: ask has first.
+func (v *vocab) tag(w string) uint16 {
+	if len(w) == 0 {
+		return 0
 	}
+	return v.tags[v.find(w)+1] // tags[0] is 0: find is -1 for other words
+}
+
+// hashed is has past the bitmap. It is kept out of line so that has
+// inlines.
+//
+//go:noinline
+func (v *vocab) hashed(w string) bool { return v.find(w) >= 0 }
+
+// find is the index of w in bySlot, or -1.
+func (v *vocab) find(w string) int {
 	h := vocabHash(w)
-	for _, x := range v.bySlot[v.start[h]:v.start[h+1]] {
-		if x == w {
-			return true
+	if v.used[h/64]>>(h%64)&1 == 0 {
+		return -1
+	}
+	for k := int(v.start[h]); k < int(v.start[h+1]); k++ {
+		if v.bySlot[k] == w {
+			return k
 		}
 	}
-	return false
+	return -1
 }
 
 // byteSet is a set of bytes, for splitting values into words.
@@ -78,26 +117,47 @@ func bytesOf(groups ...string) (s byteSet) {
 
 const wordBytes = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
 
-// substrings is a list of strings to find anywhere in a value, in one pass:
-// a bitmap of their first two bytes picks the places worth comparing at.
+// substrings is a list of strings to find anywhere in a value, in one
+// pass that skips ahead (Wu and Manber's multi-pattern search on blocks of
+// two bytes): a window as long as the shortest entry slides over the
+// value, and the window's last two bytes say how far it can move without
+// passing the end of an entry's first m bytes; entries are compared only
+// where that distance is 0. On text that holds none of the entries most
+// windows move by m-1 bytes.
 type substrings struct {
-	first  [256]bool // first bytes of the entries
-	pairs  [1 << 16 / 64]uint64
-	byPair map[uint16][]string
-	short  []string // entries of one byte
+	m      int                   // length of the shortest entry of two bytes or more
+	shift  [substringSlots]uint8 // by blockHash of a window's last two bytes: how far the window may move
+	byPair map[uint16][]string   // entries of two bytes or more, by their first two bytes
+	short  []string              // entries of one byte
 }
 
+const substringSlots = 1 << 12
+
+func blockHash(b0, b1 byte) uint32 { return (uint32(b0)<<8 | uint32(b1)) * 0x9e3779b1 >> 20 }
+
 func newSubstrings(list ...string) *substrings {
-	s := &substrings{byPair: map[uint16][]string{}}
+	s := &substrings{byPair: map[uint16][]string{}, m: 255}
 	for _, e := range list {
 		if len(e) < 2 {
 			s.short = append(s.short, e)
 			continue
 		}
+		s.m = min(s.m, len(e))
 		p := uint16(e[0])<<8 | uint16(e[1])
-		s.first[e[0]] = true
-		s.pairs[p/64] |= 1 << (p % 64)
 		s.byPair[p] = append(s.byPair[p], e)
+	}
+	for h := range s.shift {
+		s.shift[h] = uint8(s.m - 1)
+	}
+	for _, es := range s.byPair {
+		for _, e := range es {
+			// The block ending at e[q+1], within the first m bytes, is
+			// m-2-q bytes before the end of the window where e starts.
+			for q := 0; q+2 <= s.m; q++ {
+				h := blockHash(e[q], e[q+1])
+				s.shift[h] = min(s.shift[h], uint8(s.m-2-q))
+			}
+		}
 	}
 	return s
 }
@@ -110,19 +170,22 @@ func (s *substrings) in(v string) bool {
 			return true
 		}
 	}
-	for i := 0; i+1 < len(v); i++ {
-		if !s.first[v[i]] {
+	if len(s.byPair) == 0 {
+		return false
+	}
+	// j is the last byte of the window v[j-m+1 : j+1].
+	for j := s.m - 1; j < len(v); {
+		if d := s.shift[blockHash(v[j-1], v[j])]; d > 0 {
+			j += int(d)
 			continue
 		}
-		p := uint16(v[i])<<8 | uint16(v[i+1])
-		if s.pairs[p/64]&(1<<(p%64)) == 0 {
-			continue
-		}
-		for _, e := range s.byPair[p] {
+		i := j - s.m + 1
+		for _, e := range s.byPair[uint16(v[i])<<8|uint16(v[i+1])] {
 			if len(v)-i >= len(e) && v[i:i+len(e)] == e {
 				return true
 			}
 		}
+		j++
 	}
 	return false
 }
