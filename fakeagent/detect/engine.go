@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // Request is the part of an inspected HTTP request the engine looks at: the
@@ -143,18 +144,28 @@ type nativeDetector struct{}
 
 func (nativeDetector) Detect(req *Request) Findings {
 	uri := parseURI(req.URI)
-	var in inspector
-	in.inspect(req, &uri)
-	return Findings{set: in.sig, Block: in.sig.hasAttack()}
+	return inspectRequest(req, &uri)
 }
 
 func (e *Engine) detect(req *Request, uri *parsedURI) Findings {
 	if e.det != nil {
 		return e.det.Detect(req)
 	}
-	var in inspector
+	return inspectRequest(req, uri)
+}
+
+// inspectors keeps inspectors, and the buffers they have grown, from one
+// request to the next.
+var inspectors = sync.Pool{New: func() any { return new(inspector) }}
+
+// inspectRequest runs the native detectors on req.
+func inspectRequest(req *Request, uri *parsedURI) Findings {
+	in := inspectors.Get().(*inspector)
+	in.sig, in.values = 0, 0
 	in.inspect(req, uri)
-	return Findings{set: in.sig, Block: in.sig.hasAttack()}
+	f := Findings{set: in.sig, Block: in.sig.hasAttack()}
+	inspectors.Put(in)
+	return f
 }
 
 // Decide inspects req, evaluates the rules and returns the verdict:

@@ -191,6 +191,9 @@ func FuzzShortcuts(f *testing.F) {
 		if got, want := stripComments(s, c), removeSQLComments(s); got != want {
 			t.Fatalf("stripComments(%q) = %q, removeSQLComments %q", s, got, want)
 		}
+		if got, want := compressWhitespace(s), compressAll(s); got != want {
+			t.Fatalf("compressWhitespace(%q) = %q, want %q", s, got, want)
+		}
 		if got, want := sqlForm(s, c), compressWhitespace(removeSQLComments(s)); got != want {
 			t.Fatalf("sqlForm(%q) = %q, want %q", s, got, want)
 		}

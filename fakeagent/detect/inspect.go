@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"encoding/binary"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
@@ -49,13 +50,29 @@ func (in *inspector) lowerForm(k int, s string, c charClass) string {
 		return s
 	}
 	b := append(in.lower[k][:0], s...)
-	for i, x := range b {
-		if 'A' <= x && x <= 'Z' {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		binary.LittleEndian.PutUint64(b[i:], lower8(binary.LittleEndian.Uint64(b[i:])))
+	}
+	for ; i < len(b); i++ {
+		if x := b[i]; 'A' <= x && x <= 'Z' {
 			b[i] = x + 'a' - 'A'
 		}
 	}
 	in.lower[k] = b
 	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// lower8 lower-cases the ASCII letters among the eight bytes of x. Each
+// byte is tested on its own: its low seven bits plus a constant stay below
+// 0x100, so no carry crosses into the next byte.
+func lower8(x uint64) uint64 {
+	const ones = 0x0101010101010101
+	low := x & (0x7f * ones)
+	geA := low + (0x80-'A')*ones // high bit set from 'A' up
+	gtZ := low + (0x7f-'Z')*ones // high bit set above 'Z'
+	upper := (geA ^ gtZ) &^ x & (0x80 * ones)
+	return x | upper>>2 // 0x80>>2 is the 0x20 between the cases
 }
 
 func (in *inspector) full() bool { return in.values >= maxValues }

@@ -300,16 +300,23 @@ func removeSQLComments(s string) string {
 // compressWhitespace turns every run of whitespace (vertical tab, form
 // feed, NBSP and the like included) into one space.
 func compressWhitespace(s string) string {
-	need := false
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' || c == 0xa0 || c == ' ' && i+1 < len(s) && s[i+1] == ' ' {
-			need = true
-			break
+		c := s[i]
+		if c > ' ' && c != 0xa0 {
+			continue // most bytes: one comparison
+		}
+		if c == ' ' && (i+1 == len(s) || s[i+1] != ' ') {
+			continue // a single space stays
+		}
+		if c == ' ' || c == 0xa0 || '\t' <= c && c <= '\r' {
+			return compressAll(s)
 		}
 	}
-	if !need {
-		return s
-	}
+	return s
+}
+
+// compressAll is compressWhitespace building its result whatever s holds.
+func compressAll(s string) string {
 	b := make([]byte, 0, len(s))
 	space := false
 	for i := 0; i < len(s); i++ {
