@@ -815,12 +815,15 @@ var backdoorFiles = setOf("c99.php", "c99shell.php", "c100.php", "r57.php", "r57
 // isBackdoor looks for a web shell file name among the path's segments.
 func isBackdoor(lpath string) bool {
 	for seg := range strings.SplitSeq(lpath, "/") {
-		if backdoorFiles[seg] {
+		if backdoorWords.has(seg) {
 			return true
 		}
 	}
 	return false
 }
+
+// backdoorWords is backdoorFiles as a vocab, asked about every segment.
+var backdoorWords = newVocab([]map[string]bool{backdoorFiles})
 
 // attackTools are the names attack and scanning tools put in User-Agent,
 // matched as whole words; attackToolPhrases are matched as substrings.

@@ -97,9 +97,15 @@ var byteClass = func() (t [256]charClass) {
 func classify(s string) charClass {
 	var c charClass
 	i := 0
-	for ; i+4 <= len(s); i += 4 {
+	for ; i+8 <= len(s); i += 8 {
+		b := s[i : i+8]
+		c |= byteClass[b[0]] | byteClass[b[1]] | byteClass[b[2]] | byteClass[b[3]] |
+			byteClass[b[4]] | byteClass[b[5]] | byteClass[b[6]] | byteClass[b[7]]
+	}
+	if i+4 <= len(s) {
 		b := s[i : i+4]
 		c |= byteClass[b[0]] | byteClass[b[1]] | byteClass[b[2]] | byteClass[b[3]]
+		i += 4
 	}
 	for ; i < len(s); i++ {
 		c |= byteClass[s[i]]

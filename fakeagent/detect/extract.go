@@ -112,8 +112,11 @@ func structuredHeader(name string) bool {
 		}
 		b[i] = c
 	}
-	return structuredHeaders[string(b[:len(name)])]
+	return structuredHeaderWords.has(string(b[:len(name)]))
 }
+
+// structuredHeaderWords is structuredHeaders as a vocab.
+var structuredHeaderWords = newVocab([]map[string]bool{structuredHeaders})
 
 // structuredHeaders are structuredHeader's names, lower-case.
 var structuredHeaders = setOf("host", "accept", "accept-encoding", "accept-language", "accept-charset", "connection",

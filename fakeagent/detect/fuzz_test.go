@@ -255,7 +255,7 @@ func FuzzShortcuts(f *testing.F) {
 		if got, want := sqlVocab.tag(s), sqlTagOf(s); got != want {
 			t.Fatalf("sqlVocab.tag(%q) = %b, its lists say %b", s, got, want)
 		}
-		for _, w := range []*vocab{shellWords, sqlVocab, attackToolWords, jsObjectWords, jsCallSinkWords, sqlEvidenceWords} {
+		for _, w := range []*vocab{shellWords, sqlVocab, attackToolWords, jsObjectWords, jsCallSinkWords, sqlEvidenceWords, sensitiveHeadWords, backdoorWords, structuredHeaderWords} {
 			if _, want := w.words[s]; w.has(s) != want {
 				t.Fatalf("vocab.has(%q) = %v, map says %v", s, !want, want)
 			}

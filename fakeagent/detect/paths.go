@@ -43,6 +43,10 @@ var sensitiveHeads = func() map[string]bool {
 	return m
 }()
 
+// sensitiveHeadWords is sensitiveHeads as a vocab, asked about every
+// segment.
+var sensitiveHeadWords = newVocab([]map[string]bool{sensitiveHeads})
+
 // A segment is compared with the entries of sensitivePaths that can match
 // it only: an entry with a '/' matches only a segment that is its first
 // one (segments end at '/'), sensitiveByHead; the others, by first byte,
@@ -81,7 +85,7 @@ func isSensitivePath(lv string, c charClass) bool {
 			end++
 		}
 		seg := p[i:end]
-		if seg == "" || !sensitiveHeads[seg] && seg[0] != '.' && !strings.Contains(seg, ".") {
+		if seg == "" || seg[0] != '.' && strings.IndexByte(seg, '.') < 0 && !sensitiveHeadWords.has(seg) {
 			continue
 		}
 		rest := p[i:]
