@@ -544,9 +544,11 @@ func isCodeInjection(lv string, c charClass) bool {
 		return false
 	}
 	for i := 0; i < len(lv); i++ {
-		if lv[i] != '(' {
-			continue
+		j := strings.IndexByte(lv[i:], '(')
+		if j < 0 {
+			break
 		}
+		i += j
 		end := i
 		for end > 0 && (lv[end-1] == ' ' || lv[end-1] == '\t') {
 			end--

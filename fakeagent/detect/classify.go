@@ -127,9 +127,15 @@ func classify(s string) charClass {
 
 // zeroX reports a '0' followed by 'x' or 'X'.
 func zeroX(s string) bool {
-	for i := 1; i < len(s); i++ {
-		if s[i]|0x20 == 'x' && s[i-1] == '0' {
-			return true
+	for _, x := range [2]byte{'x', 'X'} {
+		for i := 1; i < len(s); i++ {
+			j := strings.IndexByte(s[i:], x)
+			if j < 0 {
+				break
+			}
+			if i += j; s[i-1] == '0' {
+				return true
+			}
 		}
 	}
 	return false

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"slices"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -239,7 +240,7 @@ func (in *inspector) body(body, contentType string) {
 		}
 		visit := func(s string, escaped bool) {
 			if escaped {
-				s = jsonUnescape(s)
+				s, in.scratch[bufJSON] = jsonUnescapeTo(in.scratch[bufJSON], s)
 			}
 			in.value(s, locBody)
 		}
@@ -259,7 +260,7 @@ func (in *inspector) body(body, contentType string) {
 		if t := strings.TrimSpace(body); t != "" && (t[0] == '{' || t[0] == '[') {
 			walkJSON(body, func(s string, escaped bool) {
 				if escaped {
-					s = jsonUnescape(s)
+					s, in.scratch[bufJSON] = jsonUnescapeTo(in.scratch[bufJSON], s)
 				}
 				in.value(s, locBody)
 			})
@@ -292,7 +293,7 @@ func (in *inspector) jsonStrings(b string) {
 		}
 		s := b[i+1 : min(j, len(b))]
 		if escaped {
-			s = jsonUnescape(s)
+			s, in.scratch[bufJSON] = jsonUnescapeTo(in.scratch[bufJSON], s)
 		}
 		in.value(s, locBody)
 		i = j
@@ -301,7 +302,14 @@ func (in *inspector) jsonStrings(b string) {
 
 // jsonUnescape decodes the escapes of a JSON string body.
 func jsonUnescape(s string) string {
-	b := make([]byte, 0, len(s))
+	r, _ := jsonUnescapeTo(nil, s)
+	return r
+}
+
+// jsonUnescapeTo is jsonUnescape building its result in dst (from
+// dst[:0]), which it returns grown.
+func jsonUnescapeTo(dst []byte, s string) (string, []byte) {
+	b := slices.Grow(dst[:0], len(s))
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c != '\\' || i+1 >= len(s) {
@@ -332,7 +340,7 @@ func jsonUnescape(s string) string {
 			b = append(b, s[i])
 		}
 	}
-	return ownString(b)
+	return ownString(b), b
 }
 
 // jsonRune decodes the hex digits after \u (and a following \uXXXX low

@@ -191,11 +191,22 @@ func FuzzShortcuts(f *testing.F) {
 		if got, want := stripComments(s, c), removeSQLComments(s); got != want {
 			t.Fatalf("stripComments(%q) = %q, removeSQLComments %q", s, got, want)
 		}
-		if got, want := compressWhitespace(s), compressAll(s); got != want {
+		if got, want := compressWhitespace(s), func() string { r, _ := compressAll(nil, s); return r }(); got != want {
 			t.Fatalf("compressWhitespace(%q) = %q, want %q", s, got, want)
 		}
 		if got, want := sqlForm(s, c), compressWhitespace(removeSQLComments(s)); got != want {
 			t.Fatalf("sqlForm(%q) = %q, want %q", s, got, want)
+		}
+		// The inspector's forms, built in its scratch buffers, twice (the
+		// second time over the first's bytes).
+		var scratch inspector
+		for range 2 {
+			if got, want := scratch.sqlForm(s, c), sqlForm(s, c); got != want {
+				t.Fatalf("inspector.sqlForm(%q) = %q, want %q", s, got, want)
+			}
+			if got, _ := cmdLineTo(scratch.scratch[bufCmdLine][:0], s); got != cmdLine(s) {
+				t.Fatalf("cmdLineTo(%q) = %q, want %q", s, got, cmdLine(s))
+			}
 		}
 		if got, want := isSensitivePath(s, c), isSensitivePathReference(s); got != want {
 			t.Fatalf("isSensitivePath(%q) = %v, on normalizePath's form %v", s, got, want)

@@ -39,6 +39,31 @@ type inspector struct {
 	// until value returns (no detector keeps a value), so the buffers are
 	// reused from one value to the next.
 	lower [2][]byte
+	// scratch holds the other forms built while one value is inspected,
+	// by what builds them (bufComments...); like lower, each lives only
+	// until the next is built in the same buffer.
+	scratch [scratchBufs][]byte
+}
+
+// The scratch buffers of an inspector.
+const (
+	bufComments = iota // sqlForm, comments removed
+	bufSpaces          // sqlForm, whitespace compressed
+	bufCmdLine         // isShellSyntax's cmdLine
+	bufJSON            // a JSON string, unescaped
+	scratchBufs
+)
+
+// sqlForm is sqlForm(lv, c) built in the inspector's scratch buffers.
+func (in *inspector) sqlForm(lv string, c charClass) string {
+	s := lv
+	if c.any(ccHash | ccDashDash | ccGlob) {
+		s, in.scratch[bufComments] = removeSQLCommentsTo(in.scratch[bufComments], lv)
+	}
+	if c.any(ccSpace|ccHigh) || s != lv {
+		s, in.scratch[bufSpaces] = compressWhitespaceTo(in.scratch[bufSpaces], s)
+	}
+	return s
 }
 
 // lowerForm lower-cases the ASCII letters of s (of class c), keeping byte
@@ -154,13 +179,13 @@ func (in *inspector) attacks(v, lv string, c charClass, loc location) {
 		}
 		return
 	}
-	if !in.sig.has(sigSQLI) && (isSQLi(v, lv, c) || sqlGate(lv, c) && sqlKeywords(sqlForm(lv, c), c)) {
+	if !in.sig.has(sigSQLI) && (isSQLi(v, lv, c) || sqlGate(lv, c) && sqlKeywords(in.sqlForm(lv, c), c)) {
 		in.sig.add(sigSQLI)
 	}
 	if !in.sig.has(sigXSS) && (isXSS(v, lv, c) || isScriptInjection(lv, c)) {
 		in.sig.add(sigXSS)
 	}
-	if !in.sig.has(sigCMDEXE) && (isCmdExe(v, lv, c) || c.any(ccShell|ccDollar|ccSlash|ccSpace|ccQuote|ccSQLPunct|ccLBrace|ccTilde|ccLBracket) && isShellSyntax(lv, c)) {
+	if !in.sig.has(sigCMDEXE) && (isCmdExe(v, lv, c) || c.any(ccShell|ccDollar|ccSlash|ccSpace|ccQuote|ccSQLPunct|ccLBrace|ccTilde|ccLBracket) && isShellSyntax(lv, c, &in.scratch[bufCmdLine])) {
 		in.sig.add(sigCMDEXE)
 	}
 	if !in.sig.has(sigTraversal) && (isTraversal(lv, c) || isSensitivePath(lv, c)) {

@@ -76,7 +76,7 @@ func isScriptInjection(lv string, c charClass) bool {
 	if c.any(ccColon) && scriptScheme(lv) {
 		return true
 	}
-	if c.any(ccParen|ccBacktick) && jsCall(lv) {
+	if c.any(ccParen|ccBacktick) && jsCall(lv, c) {
 		return true
 	}
 	// The other sinks name one of these objects: values with none skip
@@ -114,9 +114,16 @@ var jsCallSinks = setOf("alert", "prompt", "confirm", "eval", "atob", "btoa", "f
 // jsCall finds a call of a jsCallSinks function, by '(' or a tagged
 // template ('`'), spaces and comments allowed before it; a method of
 // something else ("x.alert(") counts, a longer name ("myalert(") does not.
-func jsCall(lv string) bool {
+func jsCall(lv string, c charClass) bool {
 	for i := 0; i < len(lv); i++ {
-		if lv[i] != '(' && lv[i] != '`' {
+		if !c.any(ccBacktick) {
+			// Only parentheses to look at: jump to the next.
+			j := strings.IndexByte(lv[i:], '(')
+			if j < 0 {
+				return false
+			}
+			i += j
+		} else if lv[i] != '(' && lv[i] != '`' {
 			continue
 		}
 		end := i

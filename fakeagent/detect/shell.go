@@ -130,11 +130,11 @@ var (
 )
 
 // isShellSyntax reports shell-only syntax and commands in lv (lower-case,
-// of class c).
-func isShellSyntax(lv string, c charClass) bool {
+// of class c); buf is where its cmdLine form is built.
+func isShellSyntax(lv string, c charClass, buf *[]byte) bool {
 	cl := lv
 	if c.any(ccQuote | ccBackslash | ccCaret | ccDollar | ccLBrace) {
-		cl = cmdLine(lv) // lv has no upper-case letter: nothing else to undo
+		cl, *buf = cmdLineTo(*buf, lv) // lv has no upper-case letter: nothing else to undo
 	}
 	if cl != lv && isCmdExe(cl, cl, classify(cl)) {
 		return true

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"slices"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
@@ -256,10 +257,18 @@ func stripComments(s string, c charClass) string {
 // the line) with a space, so that "UN/**/ION" reads "UN ION" and
 // "SELECT/**/1" reads "SELECT 1".
 func removeSQLComments(s string) string {
+	r, _ := removeSQLCommentsTo(nil, s)
+	return r
+}
+
+// removeSQLCommentsTo is removeSQLComments building its result in dst
+// (from dst[:0]), which it returns grown; s itself, and dst, when s has no
+// comment.
+func removeSQLCommentsTo(dst []byte, s string) (string, []byte) {
 	if !strings.Contains(s, "/*") && !strings.Contains(s, "--") && strings.IndexByte(s, '#') < 0 {
-		return s
+		return s, dst
 	}
-	b := make([]byte, 0, len(s))
+	b := slices.Grow(dst[:0], len(s))
 	for i := 0; i < len(s); i++ {
 		switch {
 		case s[i] == '/' && i+1 < len(s) && s[i+1] == '*':
@@ -277,7 +286,7 @@ func removeSQLComments(s string) string {
 			end := strings.Index(s[j:], "*/")
 			b = append(b, ' ')
 			if end < 0 {
-				return ownString(b)
+				return ownString(b), b
 			}
 			i = j + end + 1
 		case s[i] == '*' && i+1 < len(s) && s[i+1] == '/':
@@ -287,19 +296,27 @@ func removeSQLComments(s string) string {
 			end := strings.IndexAny(s[i:], "\r\n")
 			b = append(b, ' ')
 			if end < 0 {
-				return ownString(b)
+				return ownString(b), b
 			}
 			i += end - 1 // the line break itself stays
 		default:
 			b = append(b, s[i])
 		}
 	}
-	return ownString(b)
+	return ownString(b), b
 }
 
 // compressWhitespace turns every run of whitespace (vertical tab, form
 // feed, NBSP and the like included) into one space.
 func compressWhitespace(s string) string {
+	r, _ := compressWhitespaceTo(nil, s)
+	return r
+}
+
+// compressWhitespaceTo is compressWhitespace building its result in dst
+// (from dst[:0]), which it returns grown; s itself, and dst, when nothing
+// changes.
+func compressWhitespaceTo(dst []byte, s string) (string, []byte) {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c > ' ' && c != 0xa0 {
@@ -309,15 +326,16 @@ func compressWhitespace(s string) string {
 			continue // a single space stays
 		}
 		if c == ' ' || c == 0xa0 || '\t' <= c && c <= '\r' {
-			return compressAll(s)
+			return compressAll(dst, s)
 		}
 	}
-	return s
+	return s, dst
 }
 
-// compressAll is compressWhitespace building its result whatever s holds.
-func compressAll(s string) string {
-	b := make([]byte, 0, len(s))
+// compressAll is compressWhitespaceTo building its result whatever s
+// holds.
+func compressAll(dst []byte, s string) (string, []byte) {
+	b := slices.Grow(dst[:0], len(s))
 	space := false
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
@@ -331,7 +349,7 @@ func compressAll(s string) string {
 			space = false
 		}
 	}
-	return ownString(b)
+	return ownString(b), b
 }
 
 // cmdLineSpecial are the bytes cmdLine changes or looks at.
@@ -343,14 +361,21 @@ var cmdLineSpecial = bytesOf("'\"\\^${ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 // become spaces, brace lists separate words ("{cat,/etc/passwd}"), and
 // empty expansions ($@, $*, ${x}) vanish. Letters are lower-cased.
 func cmdLine(s string) string {
+	r, _ := cmdLineTo(nil, s)
+	return r
+}
+
+// cmdLineTo is cmdLine building its result in dst (from dst[:0]), which it
+// returns grown; s itself, and dst, when there is nothing to undo.
+func cmdLineTo(dst []byte, s string) (string, []byte) {
 	first := 0
 	for first < len(s) && !cmdLineSpecial[s[first]] {
 		first++
 	}
 	if first == len(s) {
-		return s // nothing to undo
+		return s, dst // nothing to undo
 	}
-	b := append(make([]byte, 0, len(s)), s[:first]...)
+	b := append(slices.Grow(dst[:0], len(s)), s[:first]...)
 	for i := first; i < len(s); i++ {
 		// Copy the run of bytes that stay as they are in one go.
 		j := i
@@ -402,7 +427,7 @@ func cmdLine(s string) string {
 			b = append(b, c)
 		}
 	}
-	return ownString(b)
+	return ownString(b), b
 }
 
 // braceList reports whether s, what follows a '{', is a brace expansion
@@ -464,7 +489,8 @@ func normalizeClass(v string, c charClass) string {
 
 // ownString returns the bytes of b as a string without copying them: the
 // transformations build a value in a buffer of their own and hand it over
-// once built; b must not be written after.
+// once built; b must not be written while the string is in use (the
+// inspector's scratch buffers are written again only for the next value).
 func ownString(b []byte) string {
 	if len(b) == 0 {
 		return ""
